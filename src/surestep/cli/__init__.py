@@ -1,0 +1,1 @@
+"""The ``surestep`` command line: one module per command group."""

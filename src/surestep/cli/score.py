@@ -1,0 +1,70 @@
+"""``surestep score``: stability metrics from a file of graded draws."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from surestep.cli.common import parse_float_list, parse_int_list
+from surestep.data.draws import group_draws, read_draws
+from surestep.metrics import StabilityProtocol
+from surestep.report.tables import print_score_sheet
+from surestep.runs.scoring import ScoreOptions, score_problems
+
+
+@click.command("score")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--k", "ks", metavar="K,K,...", help="k values (default 4,8,16, those <= n).")
+@click.option("--tau", "taus", metavar="T,T,...", help="tau values in [0, 1] (default 0,0.25,0.5,0.75,1).")
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(min=1),
+    help="Use this many draws per problem (lowest sample_index first).",
+)
+@click.option("--ci", is_flag=True, help="Add percentile-bootstrap confidence intervals over problems.")
+@click.option(
+    "--resamples", type=click.IntRange(min=10), default=1000, show_default=True, help="Bootstrap resamples."
+)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0.5, 0.999),
+    default=0.95,
+    show_default=True,
+    help="Interval confidence level.",
+)
+@click.option("--by", "by", metavar="FIELD", help="Break figures down by a field of the draws, e.g. subset.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for bootstrap and maj@k subsets.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def score_command(
+    file: Path,
+    ks: str | None,
+    taus: str | None,
+    n: int | None,
+    ci: bool,
+    resamples: int,
+    confidence: float,
+    by: str | None,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Compute Greedy, Pass@k, G-Pass@k_tau, mG-Pass@k and maj@k from graded draws in FILE."""
+    k_values = parse_int_list(ks, "--k")
+    tau_values = parse_float_list(taus, "--tau", low=0.0, high=1.0)
+    protocol = StabilityProtocol(seed=seed)
+    if k_values is not None:
+        protocol = replace(protocol, ks=k_values)
+    if tau_values is not None:
+        protocol = replace(protocol, taus=tau_values)
+    options = ScoreOptions(protocol=protocol, by=by, ci=ci, n_resamples=resamples, confidence=confidence)
+    problems = group_draws(read_draws(file), path=file, n=n)
+    sheet = score_problems(problems, options, path=file, explicit_ks=k_values is not None)
+    if as_json:
+        sys.stdout.write(json.dumps(sheet.to_json(), indent=2) + "\n")
+    else:
+        print_score_sheet(sheet, Console())

@@ -1,0 +1,1 @@
+"""Problem sets, draw files and loaders."""

@@ -1,0 +1,1 @@
+"""Runs: scoring of graded draws, the run store, and the resumable pipeline."""

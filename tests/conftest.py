@@ -1,0 +1,60 @@
+"""Shared fixtures: JSONL writing, running the real CLI, and the ../shared data location."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+EXAMPLE_DRAWS = REPO_ROOT / "src" / "surestep" / "data" / "examples" / "simulated_draws.jsonl"
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any] | str]) -> Path:
+    """Write rows (dicts as JSON, strings verbatim) one per line."""
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write((row if isinstance(row, str) else json.dumps(row)) + "\n")
+    return path
+
+
+@pytest.fixture
+def jsonl_file(tmp_path: Path) -> Callable[..., Path]:
+    def make(rows: Iterable[dict[str, Any] | str], name: str = "data.jsonl") -> Path:
+        return write_jsonl(tmp_path / name, rows)
+
+    return make
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed CLI in a child process, exactly as a user would."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "surestep", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return run_cli
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data, or skip: the real benchmark files are not copied into the repo."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA} (it sits beside the checkout in CI)")
+    return SHARED_DATA
