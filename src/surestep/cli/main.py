@@ -7,6 +7,7 @@ import sys
 import click
 
 from surestep import __version__
+from surestep.cli.grade import grade_command
 from surestep.cli.score import score_command
 from surestep.errors import SurestepError
 
@@ -20,6 +21,7 @@ def cli() -> None:
 
 
 cli.add_command(score_command)
+cli.add_command(grade_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,14 +6,24 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 
 from surestep.cli.common import parse_float_list, parse_int_list
-from surestep.data.draws import group_draws, read_draws
+from surestep.cli.grading_options import grading_config, grading_options
+from surestep.data.draws import DrawRecord, group_draws, parse_draw
+from surestep.errors import InputError
 from surestep.metrics import StabilityProtocol
 from surestep.report.tables import print_score_sheet
+from surestep.runs.grading_job import (
+    NumberedRecord,
+    grade_records,
+    needs_grading,
+    read_records,
+    summary_line,
+)
 from surestep.runs.scoring import ScoreOptions, score_problems
 
 
@@ -41,6 +51,7 @@ from surestep.runs.scoring import ScoreOptions, score_problems
 @click.option("--by", "by", metavar="FIELD", help="Break figures down by a field of the draws, e.g. subset.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for bootstrap and maj@k subsets.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@grading_options
 def score_command(
     file: Path,
     ks: str | None,
@@ -52,8 +63,12 @@ def score_command(
     by: str | None,
     seed: int,
     as_json: bool,
+    **grading: Any,
 ) -> None:
-    """Compute Greedy, Pass@k, G-Pass@k_tau, mG-Pass@k and maj@k from graded draws in FILE."""
+    """Compute Greedy, Pass@k, G-Pass@k_tau, mG-Pass@k and maj@k from draws in FILE.
+
+    Lines without `correct` but with `response` and `gold` are graded on the fly.
+    """
     k_values = parse_int_list(ks, "--k")
     tau_values = parse_float_list(taus, "--tau", low=0.0, high=1.0)
     protocol = StabilityProtocol(seed=seed)
@@ -62,9 +77,23 @@ def score_command(
     if tau_values is not None:
         protocol = replace(protocol, taus=tau_values)
     options = ScoreOptions(protocol=protocol, by=by, ci=ci, n_resamples=resamples, confidence=confidence)
-    problems = group_draws(read_draws(file), path=file, n=n)
+    problems = group_draws(_graded_draws(file, grading), path=file, n=n)
     sheet = score_problems(problems, options, path=file, explicit_ks=k_values is not None)
     if as_json:
         sys.stdout.write(json.dumps(sheet.to_json(), indent=2) + "\n")
     else:
         print_score_sheet(sheet, Console())
+
+
+def _graded_draws(file: Path, grading: dict[str, Any]) -> list[DrawRecord]:
+    """Draws of FILE, grading the lines that carry a response but no grade."""
+    records = read_records(file)
+    ungraded = [r for r in records if needs_grading(r)]
+    if ungraded:
+        graded, stats = grade_records(ungraded, grading_config(**grading), path=file)
+        click.echo(summary_line(stats), err=True)
+        by_line = {r.line: fields for r, fields in zip(ungraded, graded)}
+        records = [NumberedRecord(r.line, by_line.get(r.line, r.fields)) for r in records]
+    if not records:
+        raise InputError("no draws found", path=file)
+    return [parse_draw(r.fields, path=file, line=r.line) for r in records]

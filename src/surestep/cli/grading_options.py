@@ -1,0 +1,72 @@
+"""Grading options shared by `surestep grade` and `surestep score`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from surestep.grading import GradingConfig, GradingMode, JudgeConfig
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def grading_options(func: F) -> F:
+    """Add --mode, --judge-*, --workers and --budget to a command."""
+    decorators = [
+        click.option(
+            "--mode",
+            type=click.Choice([m.value for m in GradingMode]),
+            default="rule",
+            show_default=True,
+            help="rule: math-verify rules; judge: LLM judge only; "
+            "cascade: rules, then the judge where rules find no match or cannot parse.",
+        ),
+        click.option("--judge-url", metavar="URL", help="Base URL of an OpenAI-compatible server (…/v1)."),
+        click.option("--judge-model", metavar="NAME", help="Judge model name."),
+        click.option(
+            "--judge-api-key-env",
+            default="OPENAI_API_KEY",
+            show_default=True,
+            help="Environment variable holding the judge's API key.",
+        ),
+        click.option(
+            "--judge-cache",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="SQLite file caching judge replies across runs.",
+        ),
+        click.option("--workers", type=click.IntRange(min=1), help="Grading processes (default: all cores)."),
+        click.option(
+            "--budget",
+            type=click.FloatRange(min=0.1),
+            default=5.0,
+            show_default=True,
+            help="Wall-clock seconds allowed per answer before it is graded 'timeout'.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def grading_config(
+    *,
+    mode: str,
+    judge_url: str | None,
+    judge_model: str | None,
+    judge_api_key_env: str,
+    judge_cache: Path | None,
+    workers: int | None,
+    budget: float,
+) -> GradingConfig:
+    chosen = GradingMode(mode)
+    judge = None
+    if judge_url or judge_model or chosen is not GradingMode.RULE:
+        if not (judge_url and judge_model):
+            raise click.UsageError(f"--mode {mode} needs both --judge-url and --judge-model")
+        judge = JudgeConfig(
+            base_url=judge_url, model=judge_model, api_key_env=judge_api_key_env, cache_path=judge_cache
+        )
+    return GradingConfig(mode=chosen, workers=workers, budget_seconds=budget, judge=judge)

@@ -1,0 +1,176 @@
+"""Is an extracted answer equivalent to the gold answer?
+
+Three layers, cheapest first:
+1. exact rationals (integers, decimals, a/b, \\frac{a}{b}) compare exactly as fractions,
+   never with a float tolerance, so 99999999999 != 100000000000;
+2. plain-text answers (words such as "Monday") compare as normalised text;
+3. everything else goes to Hugging Face math-verify's LaTeX parser and verifier
+   (intervals, sets, tuples, matrices, radicals, pi, equations, percentages, units).
+
+Only LaTeX parsing is used: math-verify's plain-expression mode hands strings to
+sympy's ``parse_expr``, which evaluates Python, so it is never enabled. math-verify's
+own signal-based timeouts are switched off; the worker pool bounds the time instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from fractions import Fraction
+from functools import lru_cache
+from importlib.metadata import version
+from typing import Any
+
+from surestep.grading.guards import rejection_reason
+from surestep.grading.records import MatchStatus
+
+RULES_VERSION = "1"
+
+_WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mathbf|operatorname)\s*\{([^{}]*)\}")
+_SPACING = re.compile(r"\\[,;:!]|\\quad|\\qquad|\\left|\\right|\\displaystyle|~")
+_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°")
+_INTEGER = re.compile(r"[+-]?\d+")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
+_SLASH = re.compile(r"([+-]?\d+)/(\d+)")
+_FRAC = re.compile(r"([+-]?)\\[dt]?frac\s*\{\s*([+-]?\d+)\s*\}\s*\{\s*(\d+)\s*\}")
+_FRAC_SHORT = re.compile(r"([+-]?)\\[dt]?frac(\d)(\d)")
+_IRRATIONAL = re.compile(r"\\(?:sqrt|pi|log|ln|sin|cos|tan|exp)|\be\^")
+_WORDS = re.compile(r"[A-Za-z][A-Za-z' -]*[A-Za-z]")
+_PREFIX = re.compile(r"^[A-Za-z]\s*=\s*(?=[^=]+$)")
+
+
+def grader_version() -> str:
+    return f"rules-{RULES_VERSION}/math-verify-{version('math-verify')}"
+
+
+def strip_latex_noise(text: str) -> str:
+    """Remove spacing commands, $ delimiters, \\text{} wrappers and a trailing period."""
+    out = text.strip().strip("$").strip()
+    out = _SPACING.sub("", out)
+    out = _WRAPPERS.sub(r"\1", out)
+    return out.strip().rstrip(".").strip()
+
+
+def exact_number(text: str) -> Fraction | None:
+    """The exact value of a plain rational answer, or None when it is anything else."""
+    s = _PREFIX.sub("", "".join(strip_latex_noise(text).split()))
+    s = _DEGREES.sub("", s)
+    if s.startswith("(") and s.endswith(")") and "," not in s:
+        s = s[1:-1]
+    if _THOUSANDS.fullmatch(s):
+        s = s.replace(",", "")
+    if _INTEGER.fullmatch(s) or _DECIMAL.fullmatch(s):
+        return Fraction(s)
+    for pattern in (_SLASH,):
+        match = pattern.fullmatch(s)
+        if match and int(match.group(2)) != 0:
+            return Fraction(int(match.group(1)), int(match.group(2)))
+    for pattern in (_FRAC, _FRAC_SHORT):
+        match = pattern.fullmatch(s)
+        if match and int(match.group(3)) != 0:
+            value = Fraction(int(match.group(2)), int(match.group(3)))
+            return -value if match.group(1) == "-" else value
+    return None
+
+
+def is_reduced(text: str) -> bool:
+    """False when the answer writes a fraction that is not in lowest terms (e.g. 2/4)."""
+    s = "".join(strip_latex_noise(text).split())
+    for match in (*_SLASH.finditer(s), *_FRAC.finditer(s)):
+        numbers = [int(g) for g in match.groups() if g and g.lstrip("+-").isdigit()]
+        if len(numbers) >= 2 and math.gcd(numbers[-2], numbers[-1]) > 1:
+            return False
+    return True
+
+
+def plain_words(text: str) -> str | None:
+    """Lower-cased words when the answer is plain text (at least two letters), else None."""
+    s = strip_latex_noise(text)
+    if _WORDS.fullmatch(s):
+        return " ".join(s.lower().replace("-", " ").split())
+    return None
+
+
+@lru_cache(maxsize=1)
+def _latex_config() -> list[Any]:
+    from math_verify import LatexExtractionConfig
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    return [LatexExtractionConfig(boxed_match_priority=0)]
+
+
+def _parse(text: str) -> list[Any]:
+    from math_verify import parse
+
+    return list(parse("\\boxed{" + text + "}", extraction_config=_latex_config(), parsing_timeout=None))
+
+
+def braces_balanced(text: str) -> bool:
+    """Unescaped { and } pair up (a LaTeX answer with a dangling brace cannot be parsed)."""
+    depth = 0
+    escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def _math_verify(gold: str, answer: str) -> MatchStatus:
+    from math_verify import verify
+
+    if not braces_balanced(gold):
+        return MatchStatus.UNPARSEABLE_GOLD
+    if not braces_balanced(answer):
+        return MatchStatus.UNPARSEABLE_ANSWER
+    gold_parsed = _parse(gold)
+    if not gold_parsed:
+        return MatchStatus.UNPARSEABLE_GOLD
+    answer_parsed = _parse(answer)
+    if not answer_parsed:
+        return MatchStatus.UNPARSEABLE_ANSWER
+    same = verify(gold_parsed, answer_parsed, timeout_seconds=None)
+    return MatchStatus.MATCH if same else MatchStatus.NO_MATCH
+
+
+def quick_compare(gold: str, answer: str, *, require_reduced: bool = False) -> MatchStatus | None:
+    """Settle the pair without a symbolic parser when possible (guards, rationals, words)."""
+    if rejection_reason(gold) is not None:
+        return MatchStatus.REJECTED_GOLD
+    if rejection_reason(answer) is not None:
+        return MatchStatus.REJECTED_ANSWER
+    if require_reduced and not is_reduced(answer):
+        return MatchStatus.NO_MATCH
+    gold_value = exact_number(gold)
+    if gold_value is not None:
+        answer_value = exact_number(answer)
+        if answer_value is not None:
+            return MatchStatus.MATCH if answer_value == gold_value else MatchStatus.NO_MATCH
+    if _IRRATIONAL.search(gold) and _DECIMAL.fullmatch("".join(strip_latex_noise(answer).split())):
+        return MatchStatus.NO_MATCH  # a decimal approximation is not the exact irrational answer
+    gold_words = plain_words(gold)
+    if gold_words is not None:
+        return MatchStatus.MATCH if plain_words(answer) == gold_words else MatchStatus.NO_MATCH
+    return None
+
+
+def compare(gold: str, answer: str, *, require_reduced: bool = False) -> MatchStatus:
+    """Full comparison: the quick layers, then math-verify. Run this inside a worker process."""
+    quick = quick_compare(gold, answer, require_reduced=require_reduced)
+    if quick is not None:
+        return quick
+    return _math_verify(gold, answer)
+
+
+def warm_up() -> None:
+    """Import math-verify and its grammar so forked workers start ready."""
+    compare("\\frac{1}{2}", "x+1")
