@@ -37,6 +37,7 @@ _SLASH = re.compile(r"([+-]?\d+)/(\d+)")
 _FRAC = re.compile(r"([+-]?)\\[dt]?frac\s*\{\s*([+-]?\d+)\s*\}\s*\{\s*(\d+)\s*\}")
 _FRAC_SHORT = re.compile(r"([+-]?)\\[dt]?frac(\d)(\d)")
 _IRRATIONAL = re.compile(r"\\(?:sqrt|pi|log|ln|sin|cos|tan|exp)|\be\^")
+_SPACE_OUTSIDE_WORDS = re.compile(r"(?<![A-Za-z])\s+|\s+(?![A-Za-z])")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z' -]*[A-Za-z]")
 _PREFIX = re.compile(r"^[A-Za-z]\s*=\s*(?=[^=]+$)")
 
@@ -75,6 +76,46 @@ def exact_number(text: str) -> Fraction | None:
     return None
 
 
+def compact(text: str) -> str:
+    """The answer without LaTeX noise or white space (except between two letters, as in words)."""
+    return _SPACE_OUTSIDE_WORDS.sub("", strip_latex_noise(text))
+
+
+_INFINITY = {"\\infty": "inf", "+\\infty": "inf", "-\\infty": "-inf", "\\infinity": "inf"}
+
+
+def _exact_item(text: str) -> Fraction | str | None:
+    if text in _INFINITY:
+        return _INFINITY[text]
+    return exact_number(text)
+
+
+def exact_structure(text: str) -> tuple[str, tuple[Fraction | str, ...]] | None:
+    """Tuples, intervals and sets whose items are all exact numbers (or infinities), else None.
+
+    Returns (shape, items): shape is the bracket pair, e.g. '[)', and sets use '{}' with
+    sorted, de-duplicated items, so equal structures compare equal.
+    """
+    s = compact(text)
+    if s.startswith("\\{") and s.endswith("\\}"):
+        inner, shape = s[2:-2], "{}"
+    elif len(s) >= 2 and s[0] in "([" and s[-1] in ")]":
+        inner, shape = s[1:-1], s[0] + s[-1]
+    else:
+        return None
+    if not inner or any(c in inner for c in "()[]"):
+        return None
+    items = [_exact_item(part) for part in inner.split(",")]
+    if any(item is None for item in items) or len(items) < 2:
+        return None
+    values = [item for item in items if item is not None]
+    if shape == "{}":
+        if any(isinstance(v, str) for v in values):
+            return None
+        return shape, tuple(sorted(set(values)))
+    return shape, tuple(values)
+
+
 def is_reduced(text: str) -> bool:
     """False when the answer writes a fraction that is not in lowest terms (e.g. 2/4)."""
     s = "".join(strip_latex_noise(text).split())
@@ -101,6 +142,7 @@ def _latex_config() -> list[Any]:
     return [LatexExtractionConfig(boxed_match_priority=0)]
 
 
+@lru_cache(maxsize=8192)
 def _parse(text: str) -> list[Any]:
     from math_verify import parse
 
@@ -150,6 +192,8 @@ def quick_compare(gold: str, answer: str, *, require_reduced: bool = False) -> M
         return MatchStatus.REJECTED_ANSWER
     if require_reduced and not is_reduced(answer):
         return MatchStatus.NO_MATCH
+    if compact(answer) == compact(gold) and braces_balanced(gold):
+        return MatchStatus.MATCH
     gold_value = exact_number(gold)
     if gold_value is not None:
         answer_value = exact_number(answer)
@@ -157,6 +201,11 @@ def quick_compare(gold: str, answer: str, *, require_reduced: bool = False) -> M
             return MatchStatus.MATCH if answer_value == gold_value else MatchStatus.NO_MATCH
     if _IRRATIONAL.search(gold) and _DECIMAL.fullmatch("".join(strip_latex_noise(answer).split())):
         return MatchStatus.NO_MATCH  # a decimal approximation is not the exact irrational answer
+    gold_structure = exact_structure(gold)
+    if gold_structure is not None:
+        answer_structure = exact_structure(answer)
+        if answer_structure is not None:
+            return MatchStatus.MATCH if answer_structure == gold_structure else MatchStatus.NO_MATCH
     gold_words = plain_words(gold)
     if gold_words is not None:
         return MatchStatus.MATCH if plain_words(answer) == gold_words else MatchStatus.NO_MATCH

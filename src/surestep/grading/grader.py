@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from surestep.grading.equivalence import compare, grader_version, quick_compare, strip_latex_noise
+from surestep.grading.equivalence import compact, compare, grader_version, quick_compare
 from surestep.grading.extraction import extract_answer, option_letter
 from surestep.grading.judge import JudgeClient, JudgeConfig
 from surestep.grading.pool import WorkerPool
@@ -90,10 +90,6 @@ class _Pair:
     question: str | None
 
 
-def _normalized(text: str) -> str:
-    return " ".join(strip_latex_noise(text).split())
-
-
 def _pair_for(request: GradeRequest, answer: str) -> _Pair | Verdict:
     """The (gold, answer) texts to compare, resolving option letters; a Verdict if already settled."""
     gold, compared = request.gold, answer
@@ -108,7 +104,7 @@ def _pair_for(request: GradeRequest, answer: str) -> _Pair | Verdict:
         elif gold_letter:
             gold = options[gold_letter]
     reduced = bool(request.question and _REDUCED_FORM.search(request.question))
-    return _Pair(_normalized(gold), _normalized(compared), reduced, request.question)
+    return _Pair(compact(gold), compact(compared), reduced, request.question)
 
 
 class Grader:
