@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import click
 
+N = TypeVar("N", int, float)
 
-def parse_int_list(value: str | None, name: str) -> tuple[int, ...] | None:
-    """'4,8,16' -> (4, 8, 16); a clear usage error otherwise."""
+
+def _parse_list(
+    value: str | None, name: str, convert: Callable[[str], N], accept: Callable[[N], bool], expected: str
+) -> tuple[N, ...] | None:
+    """'a,b,c' -> sorted distinct values; a usage error naming the option otherwise."""
     if value is None:
         return None
     try:
-        items = tuple(int(part) for part in value.split(",") if part.strip())
+        items = [convert(part) for part in value.split(",") if part.strip()]
     except ValueError:
-        raise click.BadParameter(
-            f"expected comma-separated integers, got {value!r}", param_hint=name
-        ) from None
-    if not items or any(item < 1 for item in items):
-        raise click.BadParameter(f"expected integers >= 1, got {value!r}", param_hint=name)
+        items = []
+    if not items or not all(accept(item) for item in items):
+        raise click.BadParameter(f"expected comma-separated {expected}, got {value!r}", param_hint=name)
     return tuple(sorted(set(items)))
+
+
+def parse_int_list(value: str | None, name: str) -> tuple[int, ...] | None:
+    """'4,8,16' -> (4, 8, 16)."""
+    return _parse_list(value, name, int, lambda item: item >= 1, "integers >= 1")
 
 
 def parse_float_list(value: str | None, name: str, *, low: float, high: float) -> tuple[float, ...] | None:
     """'0,0.5,1' -> (0.0, 0.5, 1.0), each within [low, high]."""
-    if value is None:
-        return None
-    try:
-        items = tuple(float(part) for part in value.split(",") if part.strip())
-    except ValueError:
-        raise click.BadParameter(
-            f"expected comma-separated numbers, got {value!r}", param_hint=name
-        ) from None
-    if not items or any(not low <= item <= high for item in items):
-        raise click.BadParameter(f"expected numbers in [{low}, {high}], got {value!r}", param_hint=name)
-    return tuple(sorted(set(items)))
+    return _parse_list(value, name, float, lambda item: low <= item <= high, f"numbers in [{low}, {high}]")
