@@ -64,10 +64,9 @@ def exact_number(text: str) -> Fraction | None:
         s = s.replace(",", "")
     if _INTEGER.fullmatch(s) or _DECIMAL.fullmatch(s):
         return Fraction(s)
-    for pattern in (_SLASH,):
-        match = pattern.fullmatch(s)
-        if match and int(match.group(2)) != 0:
-            return Fraction(int(match.group(1)), int(match.group(2)))
+    match = _SLASH.fullmatch(s)
+    if match and int(match.group(2)) != 0:
+        return Fraction(int(match.group(1)), int(match.group(2)))
     for pattern in (_FRAC, _FRAC_SHORT):
         match = pattern.fullmatch(s)
         if match and int(match.group(3)) != 0:

@@ -66,7 +66,7 @@ class GradingStats:
     verdicts: Counter[str] = field(default_factory=Counter)
 
     @property
-    def pairs_per_second(self) -> float:
+    def draws_per_second(self) -> float:
         return self.draws / self.seconds if self.seconds > 0 else float("inf")
 
 

@@ -98,7 +98,7 @@ def write_jsonl_atomic(path: str | Path, rows: Iterable[dict[str, Any]]) -> None
 
 def summary_line(stats: GradingStats) -> str:
     counts = ", ".join(f"{name} {count}" for name, count in sorted(stats.verdicts.items()))
-    rate = f"{stats.pairs_per_second:,.0f} draws/s" if stats.seconds > 0 else ""
+    rate = f"{stats.draws_per_second:,.0f} draws/s" if stats.seconds > 0 else ""
     extra = []
     if stats.workers_replaced:
         extra.append(f"{stats.workers_replaced} worker(s) killed and replaced")
