@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from surestep.data.jsonl import check_type, iter_jsonl, optional, require
+from surestep.data.jsonl import check_type, iter_jsonl, optional, require, require_text
 from surestep.errors import InputError
 
 _LIST_LIMIT = 10
@@ -40,20 +40,13 @@ class ProblemDraws:
         return sum(d.correct for d in self.samples)
 
 
-def _problem_id(record: Mapping[str, Any], path: Path, line: int) -> str:
-    value = record.get("problem_id")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)  # integer ids are common in datasets; keep them as text
-    return require(record, "problem_id", str, path=path, line=line)
-
-
 def parse_draw(record: Mapping[str, Any], *, path: Path, line: int) -> DrawRecord:
     """Validate one JSON object as a graded draw."""
     sample_index = require(record, "sample_index", int, path=path, line=line)
     if sample_index < 0:
         raise InputError("must be >= 0", path=path, line=line, field="sample_index")
     return DrawRecord(
-        problem_id=_problem_id(record, path, line),
+        problem_id=require_text(record, "problem_id", path=path, line=line),
         sample_index=sample_index,
         correct=require(record, "correct", bool, path=path, line=line),
         answer=optional(record, "answer", str, None, path=path, line=line),

@@ -82,3 +82,16 @@ def check_type(value: object, name: str, kind: type[T], *, path: str | Path, lin
             field=name,
         )
     return value  # type: ignore[return-value]
+
+
+def require_text(
+    record: Mapping[str, Any], name: str, *, path: str | Path, line: int, numbers: tuple[type, ...] = (int,)
+) -> str:
+    """A required string field; numbers of the given types are accepted and read as text.
+
+    Datasets often store ids and gold answers as numbers (AIME answers, integer ids).
+    """
+    value = record.get(name)
+    if isinstance(value, numbers) and not isinstance(value, bool):
+        return str(value)
+    return require(record, name, str, path=path, line=line)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from surestep.data.jsonl import iter_jsonl, optional, require
+from surestep.data.jsonl import iter_jsonl, optional, require, require_text
 from surestep.errors import InputError
 from surestep.grading import Grader, GradeRequest, GradingConfig, GradingStats
 from surestep.grading.extraction import normalize_options
@@ -32,13 +32,6 @@ def read_records(path: str | Path) -> list[NumberedRecord]:
     return records
 
 
-def _gold_text(record: NumberedRecord, path: Path) -> str:
-    value = record.fields.get("gold")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)  # numeric gold answers are common in datasets
-    return require(record.fields, "gold", str, path=path, line=record.line)
-
-
 def grade_request(record: NumberedRecord, path: Path) -> GradeRequest:
     """Validate the fields grading needs (response, gold, optional question and options)."""
     fields = record.fields
@@ -48,16 +41,14 @@ def grade_request(record: NumberedRecord, path: Path) -> GradeRequest:
         raise InputError(str(exc), path=path, line=record.line, field="options") from None
     return GradeRequest(
         response=require(fields, "response", str, path=path, line=record.line),
-        gold=_gold_text(record, path),
+        gold=require_text(fields, "gold", path=path, line=record.line, numbers=(int, float)),
         question=optional(fields, "question", str, None, path=path, line=record.line),
         options=options,
     )
 
 
 def check_draw_keys(record: NumberedRecord, path: Path) -> None:
-    value = record.fields.get("problem_id")
-    if not (isinstance(value, int) and not isinstance(value, bool)):
-        require(record.fields, "problem_id", str, path=path, line=record.line)
+    require_text(record.fields, "problem_id", path=path, line=record.line)
     require(record.fields, "sample_index", int, path=path, line=record.line)
 
 
