@@ -6,7 +6,7 @@ sampled models do: equivalent forms of the gold, wrong answers (~30% of draws), 
 unparseable ones. The baseline calls math_verify.parse on the response and verify against
 the parsed gold for every draw. Both run in this process; verdicts are compared.
 
-Run: python bench/grading.py [--problems 200] [--draws 48] [--workers 2]
+Run: python bench/grading.py [--problems 200] [--draws 48] [--workers 2] [--mix common|pool]
 """
 
 from __future__ import annotations
@@ -37,14 +37,23 @@ FAMILIES = [
     ("\\{{{a}, {b}\\}}", ["\\{{{a},{b}\\}}", "\\{{{b}, {a}\\}}"], ["\\{{{a}\\}}"]),
     ("x^2+{a}x", ["x^2+{a}x", "x({a}+x)", "{a}x+x^2"], ["x^2-{a}x", "x^2+{b}x"]),
 ]
+POOL_FAMILIES = [
+    # forms beyond the exact layers, settled by math-verify in the worker pool (--mix pool)
+    (
+        "(-\\infty,{a})\\cup({b},\\infty)",
+        ["(-\\infty,{a})\\cup({b},\\infty)", "({b},\\infty)\\cup(-\\infty,{a})"],
+        ["(-\\infty,{a}]\\cup[{b},\\infty)", "({a},{b})"],
+    ),
+    ("\\log_2 {a}", ["\\log_2 {a}", "\\log_{{2}}({a})"], ["\\log_3 {a}", "\\ln {a}"]),
+]
 UNPARSEABLE = ["I could not finish.", "\\boxed{\\frac{}", "The answer is unclear"]
 
 
-def workload(problems: int, draws: int, seed: int = 0) -> list[GradeRequest]:
+def workload(problems: int, draws: int, seed: int = 0, families: list = FAMILIES) -> list[GradeRequest]:
     rng = random.Random(seed)
     requests = []
     for p in range(problems):
-        gold_t, right_t, wrong_t = FAMILIES[p % len(FAMILIES)]
+        gold_t, right_t, wrong_t = families[p % len(families)]
         a, b, c = rng.randint(2, 40), rng.randint(41, 90), rng.randint(91, 97)
         fill = {"a": a, "b": b, "c": c}
         gold = gold_t.format(**fill)
@@ -79,9 +88,16 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=48)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--budget", type=float, default=5.0)
+    parser.add_argument(
+        "--mix",
+        choices=["common", "pool"],
+        default="common",
+        help="common: the answer forms above; pool: add two families (1 problem in 5) that need math-verify",
+    )
     args = parser.parse_args()
     logging.getLogger("math_verify").setLevel(logging.ERROR)
-    requests = workload(args.problems, args.draws)
+    families = FAMILIES + (POOL_FAMILIES if args.mix == "pool" else [])
+    requests = workload(args.problems, args.draws, families=families)
 
     start = time.perf_counter()
     with Grader(GradingConfig(workers=args.workers, budget_seconds=args.budget)) as grader:
@@ -102,6 +118,7 @@ def main() -> None:
     )
     print(f"plain math_verify.parse + verify loop: {loop:.2f} s, {len(requests) / loop:,.0f} draws/s")
     print(f"speed-up: {loop / ours:.1f}x")
+    print(f"pairs settled by the exact layers: {stats.unique_pairs - stats.pool_pairs:,}; by math-verify in the pool: {stats.pool_pairs:,}")
     print(f"verdicts: {dict(stats.verdicts)}; timeouts: {stats.verdicts.get('timeout', 0)}")
     print(f"slowest single item: {slowest:.3f} s (budget {args.budget} s)")
     print(f"verdicts differing from the plain loop: {len(mismatches)}")

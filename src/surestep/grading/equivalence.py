@@ -1,10 +1,13 @@
 """Is an extracted answer equivalent to the gold answer?
 
-Three layers, cheapest first:
+Layers, cheapest first:
 1. exact rationals (integers, decimals, a/b, \\frac{a}{b}) compare exactly as fractions,
-   never with a float tolerance, so 99999999999 != 100000000000;
-2. plain-text answers (words such as "Monday") compare as normalised text;
-3. everything else goes to Hugging Face math-verify's LaTeX parser and verifier
+   never with a float tolerance, so 99999999999 != 100000000000; tuples, intervals and
+   sets of them compare item by item;
+2. polynomials with rational coefficients in one-letter variables, square roots and pi
+   compare by their exact canonical forms (``exact_algebra``);
+3. plain-text answers (words such as "Monday") compare as normalised text;
+4. everything else goes to Hugging Face math-verify's LaTeX parser and verifier
    (intervals, sets, tuples, matrices, radicals, pi, equations, percentages, units).
 
 Only LaTeX parsing is used: math-verify's plain-expression mode hands strings to
@@ -22,6 +25,7 @@ from functools import lru_cache
 from importlib.metadata import version
 from typing import Any
 
+from surestep.grading.exact_algebra import canonical_form, variables
 from surestep.grading.guards import rejection_reason
 from surestep.grading.records import MatchStatus
 
@@ -105,7 +109,7 @@ def exact_structure(text: str) -> tuple[str, tuple[Fraction | str, ...]] | None:
     if not inner or any(c in inner for c in "()[]"):
         return None
     items = [_exact_item(part) for part in inner.split(",")]
-    if any(item is None for item in items) or len(items) < 2:
+    if any(item is None for item in items) or len(items) < (1 if shape == "{}" else 2):
         return None
     values = [item for item in items if item is not None]
     if shape == "{}":
@@ -205,10 +209,30 @@ def quick_compare(gold: str, answer: str, *, require_reduced: bool = False) -> M
         answer_structure = exact_structure(answer)
         if answer_structure is not None:
             return MatchStatus.MATCH if answer_structure == gold_structure else MatchStatus.NO_MATCH
+    gold_form = canonical_form(compact(gold))
+    if gold_form is not None:
+        answer_form = canonical_form(compact(answer))
+        if answer_form is not None and variables(answer_form) == variables(gold_form):
+            return MatchStatus.MATCH if answer_form == gold_form else MatchStatus.NO_MATCH
     gold_words = plain_words(gold)
     if gold_words is not None:
         return MatchStatus.MATCH if plain_words(answer) == gold_words else MatchStatus.NO_MATCH
+    answer_words = plain_words(answer)
+    if answer_words is not None and _words_cannot_match(answer_words, gold_value, gold_structure, gold_form):
+        return MatchStatus.NO_MATCH
     return None
+
+
+def _words_cannot_match(
+    words: str,
+    value: Fraction | None,
+    structure: tuple[str, tuple[Fraction | str, ...]] | None,
+    form: frozenset[Any] | None,
+) -> bool:
+    """Words never equal a number, interval or set of numbers, nor a polynomial in other letters."""
+    if value is not None or structure is not None:
+        return True
+    return form is not None and not set(words.replace(" ", "")) <= variables(form)
 
 
 def compare(gold: str, answer: str, *, require_reduced: bool = False) -> MatchStatus:
