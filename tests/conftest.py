@@ -33,9 +33,11 @@ def jsonl_file(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the installed CLI in a child process, exactly as a user would."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "surestep", *args],
         capture_output=True,
@@ -58,3 +60,45 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (it sits beside the checkout in CI)")
     return SHARED_DATA
+
+
+class FaultServer:
+    """The fault-injecting OpenAI-compatible server, running as its own process on 127.0.0.1."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.models.fault_server", *args],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO_ROOT,
+        )
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline().split()[1])
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+
+    def stats(self) -> dict[str, Any]:
+        import httpx
+
+        return dict(httpx.get(f"http://127.0.0.1:{self.port}/stats", timeout=10).json())
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def fault_server() -> Iterable[Callable[..., FaultServer]]:
+    """Factory: start a server with the given command-line options; all are killed afterwards."""
+    servers: list[FaultServer] = []
+
+    def start(*args: str) -> FaultServer:
+        server = FaultServer(*args)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+DEMO_PROBLEMS = REPO_ROOT / "src" / "surestep" / "data" / "demo.jsonl"

@@ -8,6 +8,7 @@ import click
 
 from surestep import __version__
 from surestep.cli.grade import grade_command
+from surestep.cli.run import demo_command, export_command, generate_command, run_command
 from surestep.cli.score import score_command
 from surestep.errors import SurestepError
 
@@ -22,6 +23,10 @@ def cli() -> None:
 
 cli.add_command(score_command)
 cli.add_command(grade_command)
+cli.add_command(run_command)
+cli.add_command(generate_command)
+cli.add_command(export_command)
+cli.add_command(demo_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,6 +15,7 @@ from surestep.cli.common import parse_float_list, parse_int_list
 from surestep.cli.grading_options import grading_config, grading_options
 from surestep.data.draws import DrawRecord, group_draws, parse_draw
 from surestep.errors import InputError
+from surestep.grading import Grader
 from surestep.metrics import StabilityProtocol
 from surestep.report.tables import print_score_sheet
 from surestep.runs.grading_job import (
@@ -24,11 +25,14 @@ from surestep.runs.grading_job import (
     read_records,
     summary_line,
 )
+from surestep.runs.pipeline import grade_run, scored_draws
+from surestep.runs.runner import open_run
 from surestep.runs.scoring import ScoreOptions, score_problems
+from surestep.runs.store import RunStore
 
 
 @click.command("score")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("--k", "ks", metavar="K,K,...", help="k values (default 4,8,16, those <= n).")
 @click.option("--tau", "taus", metavar="T,T,...", help="tau values in [0, 1] (default 0,0.25,0.5,0.75,1).")
 @click.option(
@@ -67,10 +71,26 @@ def score_command(
 ) -> None:
     """Compute Greedy, Pass@k, G-Pass@k_tau, mG-Pass@k and maj@k from draws in FILE.
 
-    Lines without `correct` but with `response` and `gold` are graded on the fly.
+    FILE is a JSONL file of draws (lines without `correct` but with `response` and `gold`
+    are graded on the fly) or a run directory (ungraded draws are graded first).
     """
     k_values = parse_int_list(ks, "--k")
     tau_values = parse_float_list(taus, "--tau", low=0.0, high=1.0)
+    if file.is_dir():
+        _score_run(
+            file,
+            grading,
+            k_values,
+            tau_values,
+            n=n,
+            ci=ci,
+            resamples=resamples,
+            confidence=confidence,
+            by=by,
+            seed=seed,
+            as_json=as_json,
+        )
+        return
     protocol = StabilityProtocol(seed=seed)
     if k_values is not None:
         protocol = replace(protocol, ks=k_values)
@@ -85,6 +105,22 @@ def score_command(
         print_score_sheet(sheet, Console())
 
 
+def _score_run(
+    directory: Path,
+    grading: dict[str, Any],
+    k_values: tuple[int, ...] | None,
+    tau_values: tuple[float, ...] | None,
+    **options: Any,
+) -> None:
+    store, manifest = open_run(directory)
+    with store:
+        ungraded = any(store.ungraded(config) for config in manifest["configs"].values())
+        if ungraded:
+            with Grader(grading_config(**grading)) as grader:
+                click.echo(summary_line(grade_run(store, grader, manifest)), err=True)
+        score_store(store, manifest, ks=k_values, taus=tau_values, **options)
+
+
 def _graded_draws(file: Path, grading: dict[str, Any]) -> list[DrawRecord]:
     """Draws of FILE, grading the lines that carry a response but no grade."""
     records = read_records(file)
@@ -97,3 +133,34 @@ def _graded_draws(file: Path, grading: dict[str, Any]) -> list[DrawRecord]:
     if not records:
         raise InputError("no draws found", path=file)
     return [parse_draw(r.fields, path=file, line=r.line) for r in records]
+
+
+def score_store(
+    store: RunStore,
+    manifest: dict[str, Any],
+    *,
+    ks: tuple[int, ...] | None,
+    taus: tuple[float, ...] | None = None,
+    n: int | None = None,
+    ci: bool = True,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    by: str | None = None,
+    seed: int = 0,
+    as_json: bool = False,
+) -> None:
+    """Score a run's graded draws (the first n per problem) and print the sheet."""
+    run_n = n or int(manifest["n"])
+    problems = group_draws(scored_draws(store, manifest, run_n), path=store.directory, n=run_n)
+    protocol = StabilityProtocol(seed=seed)
+    run_ks = ks or tuple(manifest.get("protocol", {}).get("ks", ()))
+    if run_ks:
+        protocol = replace(protocol, ks=run_ks)
+    if taus:
+        protocol = replace(protocol, taus=taus)
+    options = ScoreOptions(protocol=protocol, by=by, ci=ci, n_resamples=resamples, confidence=confidence)
+    sheet = score_problems(problems, options, path=store.directory, explicit_ks=ks is not None)
+    if as_json:
+        sys.stdout.write(json.dumps(sheet.to_json(), indent=2) + "\n")
+    else:
+        print_score_sheet(sheet, Console())

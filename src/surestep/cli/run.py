@@ -1,0 +1,389 @@
+"""``surestep run``, ``generate``, ``export`` and ``demo``: sample from a model into a resumable run."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from surestep.cli.common import parse_int_list
+from surestep.cli.grading_options import grading_config, grading_options
+from surestep.cli.score import score_store
+from surestep.data.problems import FieldMap
+from surestep.data.prompts import PRESETS, load_template
+from surestep.grading import Grader
+from surestep.models import SamplingParams, parse_model_spec
+from surestep.runs.grading_job import summary_line, write_jsonl_atomic
+from surestep.runs.pipeline import GenerationPlan, GenerationProgress, grade_run
+from surestep.runs.runner import (
+    DatasetRequest,
+    GenerateRequest,
+    GenerateResult,
+    export_rows,
+    generate,
+    open_run,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Preset:
+    n: int
+    ks: tuple[int, ...]
+    temperature: float
+    top_p: float
+    top_k: int | None
+    max_tokens: int
+
+
+PROTOCOL_PRESETS = {
+    "gpassk": Preset(n=48, ks=(4, 8, 16), temperature=1.0, top_p=0.8, top_k=50, max_tokens=8192),
+    "quick": Preset(n=8, ks=(4, 8), temperature=1.0, top_p=0.8, top_k=50, max_tokens=8192),
+}
+DEMO_DATASET = "demo.jsonl"
+
+
+def generation_options(func: F) -> F:
+    """Model, dataset, prompt, sampling and run-directory options shared by run and generate."""
+    decorators = [
+        click.option(
+            "--model",
+            "model_spec",
+            required=True,
+            metavar="BACKEND:NAME",
+            help="openai:NAME (any OpenAI-compatible server) or local:PATH_OR_HUB_ID "
+            "(local: = bundled SmolLM2-135M).",
+        ),
+        click.option(
+            "--dataset",
+            required=True,
+            metavar="SPEC",
+            help="A .jsonl/.json/.parquet file, or hf:NAME[:CONFIG][@SPLIT].",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False, path_type=Path),
+            required=True,
+            help="Run directory (created, or resumed when it exists).",
+        ),
+        click.option(
+            "--preset",
+            type=click.Choice(sorted(PROTOCOL_PRESETS)),
+            default="gpassk",
+            show_default=True,
+            help="gpassk: n=48, k=4,8,16, T=1.0, top_p=0.8, top_k=50, 8192 tokens, plus greedy; quick: n=8.",
+        ),
+        click.option(
+            "--n",
+            type=click.IntRange(min=1),
+            help="Sampled draws per problem (raising it on a run adds draws).",
+        ),
+        click.option("--k", "ks", metavar="K,K,...", help="k values to report."),
+        click.option("--temperature", type=click.FloatRange(min=0.0), help="Sampling temperature."),
+        click.option(
+            "--top-p", type=click.FloatRange(0.0, 1.0, min_open=True), help="Nucleus sampling mass."
+        ),
+        click.option("--top-k", type=click.IntRange(min=0), help="Top-k sampling (0: do not send top_k)."),
+        click.option("--max-tokens", type=click.IntRange(min=1), help="Most tokens per draw."),
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Run seed; each request's seed derives from it.",
+        ),
+        click.option("--stop", multiple=True, help="Stop string (repeatable)."),
+        click.option(
+            "--greedy/--no-greedy",
+            default=True,
+            show_default=True,
+            help="Also take one greedy (T=0) draw per problem.",
+        ),
+        click.option(
+            "--draws-per-request",
+            type=click.IntRange(min=1),
+            default=8,
+            show_default=True,
+            help="Draws asked for in one request (the n parameter; local: one batch).",
+        ),
+        click.option(
+            "--prompt",
+            "prompt_spec",
+            default="default",
+            show_default=True,
+            help=f"Prompt preset ({', '.join(PRESETS)}) or a template file with {{question}}.",
+        ),
+        click.option("--system", help="System message."),
+        click.option(
+            "--question-field", help="Field holding the question (default: question/problem/Problem)."
+        ),
+        click.option("--answer-field", help="Field holding the gold answer (default: answer/Answer)."),
+        click.option(
+            "--id-field", help="Field holding the problem id (default: id/ID/unique_id, else position)."
+        ),
+        click.option("--subset-field", help="Field holding the subset (LiveMathBench: the config name)."),
+        click.option("--level", help="Keep only problems of this level (MATH-500: 5 or 'Level 5')."),
+        click.option("--limit", type=click.IntRange(min=1), help="Use only the first N problems."),
+        click.option(
+            "--base-url",
+            default="http://127.0.0.1:8000/v1",
+            show_default=True,
+            help="openai: server base URL.",
+        ),
+        click.option(
+            "--api-key-env",
+            default="OPENAI_API_KEY",
+            show_default=True,
+            help="openai: environment variable holding the API key (never a flag).",
+        ),
+        click.option(
+            "--endpoint", type=click.Choice(["chat", "completion"]), default="chat", show_default=True
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(min=1),
+            default=32,
+            show_default=True,
+            help="openai: requests in flight.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.1),
+            default=600.0,
+            show_default=True,
+            help="openai: seconds per request.",
+        ),
+        click.option("--max-retries", type=click.IntRange(min=0), default=8, show_default=True),
+        click.option("--device", default="auto", show_default=True, help="local: cpu, cuda, cuda:1, ..."),
+        click.option("--quiet", is_flag=True, help="No progress bar."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _generate_request(options: dict[str, Any]) -> tuple[GenerateRequest, tuple[int, ...]]:
+    preset = PROTOCOL_PRESETS[options["preset"]]
+    model = parse_model_spec(options["model_spec"])
+    top_k = options["top_k"] if options["top_k"] is not None else preset.top_k
+    sampling = SamplingParams(
+        temperature=options["temperature"] if options["temperature"] is not None else preset.temperature,
+        top_p=options["top_p"] if options["top_p"] is not None else preset.top_p,
+        top_k=top_k or None,
+        max_tokens=options["max_tokens"] or preset.max_tokens,
+        stop=tuple(options["stop"]),
+    )
+    n = options["n"] or preset.n
+    ks = parse_int_list(options["ks"], "--k") or tuple(k for k in preset.ks if k <= n) or (n,)
+    plan = GenerationPlan(
+        n=n,
+        sampling=sampling,
+        greedy=options["greedy"],
+        seed=options["seed"],
+        draws_per_request=options["draws_per_request"],
+        system=options["system"],
+    )
+    if model.backend == "openai":
+        backend_options: dict[str, Any] = {
+            "base_url": options["base_url"],
+            "api_key_env": options["api_key_env"],
+            "endpoint": options["endpoint"],
+            "concurrency": options["concurrency"],
+            "timeout": options["timeout"],
+            "max_retries": options["max_retries"],
+        }
+    else:
+        backend_options = {"device": options["device"]}
+    fields = FieldMap(
+        question=options["question_field"],
+        answer=options["answer_field"],
+        id=options["id_field"],
+        subset=options["subset_field"],
+    )
+    request = GenerateRequest(
+        out=options["out"],
+        model=model,
+        dataset=DatasetRequest(options["dataset"], fields, options["level"], options["limit"]),
+        template=load_template(options["prompt_spec"]),
+        plan=plan,
+        backend_options=backend_options,
+        protocol={"ks": list(ks)},
+    )
+    return request, ks
+
+
+class _ProgressDisplay:
+    """A rich progress bar on stderr: draws done / total, draws/s, tokens, errors, ETA."""
+
+    def __init__(self, quiet: bool) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]generating"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} draws"),
+            TextColumn("{task.fields[rate]:,.1f} draws/s"),
+            TextColumn("{task.fields[tokens]:,} tokens"),
+            TextColumn("{task.fields[errors]} errors"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=quiet,
+        )
+        self._task: TaskID | None = None
+
+    def start(self, progress: GenerationProgress) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task("generate", total=progress.total, rate=0.0, tokens=0, errors=0)
+
+    def update(self, progress: GenerationProgress) -> None:
+        if self._task is None:
+            return
+        self._progress.update(
+            self._task,
+            completed=progress.done + progress.errors,
+            rate=progress.draws_per_second,
+            tokens=progress.prompt_tokens + progress.completion_tokens,
+            errors=progress.errors,
+        )
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+def _run_generation(request: GenerateRequest, quiet: bool) -> GenerateResult:
+    display = _ProgressDisplay(quiet)
+    try:
+        result = generate(request, on_start=display.start, on_update=display.update)
+    finally:
+        display.stop()
+    p = result.progress
+    click.echo(
+        f"generated {p.done:,} draws ({p.prompt_tokens + p.completion_tokens:,} tokens, "
+        f"{p.draws_per_second:,.1f} draws/s) into {request.out}",
+        err=True,
+    )
+    if result.missing:
+        click.echo(
+            f"error: {result.missing:,} draws failed ({p.last_error}); re-run the same command to retry them",
+            err=True,
+        )
+        sys.exit(1)
+    return result
+
+
+@click.command("generate")
+@generation_options
+def generate_command(quiet: bool, **options: Any) -> None:
+    """Sample draws from a model into a run directory (resumes; generates only what is missing)."""
+    request, _ = _generate_request(options)
+    _run_generation(request, quiet)
+
+
+def _grade_and_score(
+    out: Path, grading: dict[str, Any], ks: tuple[int, ...] | None, ci: bool, as_json: bool
+) -> None:
+    store, manifest = open_run(out)
+    with store:
+        with Grader(grading_config(**grading)) as grader:
+            stats = grade_run(store, grader, manifest)
+        click.echo(summary_line(stats), err=True)
+        score_store(store, manifest, ks=ks, ci=ci, as_json=as_json)
+    click.echo(f"run directory: {out}", err=True)
+
+
+@click.command("run")
+@generation_options
+@grading_options
+@click.option("--ci/--no-ci", default=True, show_default=True, help="Bootstrap confidence intervals.")
+@click.option("--json", "as_json", is_flag=True, help="Print the score sheet as JSON.")
+def run_command(quiet: bool, ci: bool, as_json: bool, **options: Any) -> None:
+    """Generate, grade and score: the whole job, resumable at every step."""
+    grading_keys = (
+        "mode",
+        "judge_url",
+        "judge_model",
+        "judge_api_key_env",
+        "judge_cache",
+        "workers",
+        "budget",
+    )
+    grading = {key: options.pop(key) for key in grading_keys}
+    request, ks = _generate_request(options)
+    grading_config(**grading)  # refuse bad grading options before generating anything
+    _run_generation(request, quiet)
+    _grade_and_score(request.out, grading, ks, ci, as_json)
+
+
+@click.command("export")
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def export_command(run_dir: Path, output: Path) -> None:
+    """Write a run's draws (with grades when present) as JSONL in the `surestep score` format."""
+    store, manifest = open_run(run_dir)
+    with store:
+        rows = list(export_rows(store, manifest))
+    write_jsonl_atomic(output, rows)
+    click.echo(f"wrote {len(rows):,} draws to {output}", err=True)
+
+
+@click.command("demo")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/demo"), show_default=True
+)
+@click.option("--n", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=192, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N demo problems.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--quiet", is_flag=True)
+def demo_command(out: Path, n: int, max_tokens: int, limit: int | None, device: str, quiet: bool) -> None:
+    """The bundled demo set x the bundled SmolLM2-135M on this machine, end to end."""
+    dataset = str(files("surestep.data").joinpath(DEMO_DATASET))
+    options: dict[str, Any] = {
+        "model_spec": "local:",
+        "dataset": dataset,
+        "out": out,
+        "preset": "gpassk",
+        "n": n,
+        "ks": None,
+        "temperature": None,
+        "top_p": None,
+        "top_k": None,
+        "max_tokens": max_tokens,
+        "seed": 0,
+        "stop": (),
+        "greedy": True,
+        "draws_per_request": 16,
+        "prompt_spec": "default",
+        "system": None,
+        "question_field": None,
+        "answer_field": None,
+        "id_field": None,
+        "subset_field": "subset",
+        "level": None,
+        "limit": limit,
+        "base_url": "",
+        "api_key_env": "OPENAI_API_KEY",
+        "endpoint": "chat",
+        "concurrency": 1,
+        "timeout": 600.0,
+        "max_retries": 0,
+        "device": device,
+    }
+    request, ks = _generate_request(options)
+    _run_generation(request, quiet)
+    grading = {
+        "mode": "rule",
+        "judge_url": None,
+        "judge_model": None,
+        "judge_api_key_env": "OPENAI_API_KEY",
+        "judge_cache": None,
+        "workers": None,
+        "budget": 5.0,
+    }
+    _grade_and_score(out, grading, ks, True, False)

@@ -1,0 +1,86 @@
+"""Prompt templates: the question (and its options) filled into our own wording.
+
+A template is plain text with ``{question}`` and optionally ``{options}`` (the choices,
+one per line as "A. text"). Built-in presets: ``default`` (English), ``zh`` (Chinese),
+and ``livemathbench``, which follows the published protocol (reason step by step, put
+the final answer in \\boxed{}) in English or Chinese according to the problem's language.
+A user's template comes from a file (``--prompt path/to/template.txt``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from surestep.data.problems import Problem
+from surestep.errors import InputError
+
+EN = (
+    "Solve the following math problem. Work through it step by step, then give only the "
+    "final answer inside \\boxed{{}}.\n\n{question}{options}"
+)
+ZH = "请解答下面的数学题。请逐步推理，最后只把最终答案写在 \\boxed{{}} 中。\n\n{question}{options}"
+EN_OPTIONS = "\n\nChoices:\n{lines}\n\nAnswer with the letter of the correct choice."
+ZH_OPTIONS = "\n\n选项：\n{lines}\n\n请用正确选项的字母作答。"
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_FIELD = re.compile(r"\{(\w*)\}")
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A named template; ``chinese`` is used for Chinese problems when set (bilingual presets)."""
+
+    name: str
+    text: str
+    chinese: str | None = None
+
+    def render(self, problem: Problem) -> str:
+        zh = self.chinese is not None and is_chinese(problem)
+        template = self.chinese if zh and self.chinese is not None else self.text
+        options = ""
+        if problem.options:
+            lines = "\n".join(f"{letter}. {text}" for letter, text in problem.options.items())
+            options = (ZH_OPTIONS if zh or template is ZH else EN_OPTIONS).format(lines=lines)
+        return template.format(question=problem.question, options=options)
+
+    def identity(self) -> dict[str, str | None]:
+        return {"name": self.name, "text": self.text, "chinese": self.chinese}
+
+
+def is_chinese(problem: Problem) -> bool:
+    subset = (problem.subset or "").lower()
+    if subset.endswith(("_cn", "_zh")):
+        return True
+    if subset.endswith("_en"):
+        return False
+    return bool(_CJK.search(problem.question))
+
+
+PRESETS = {
+    "default": PromptTemplate("default", EN),
+    "zh": PromptTemplate("zh", ZH),
+    "livemathbench": PromptTemplate("livemathbench", EN, chinese=ZH),
+}
+
+
+def load_template(spec: str) -> PromptTemplate:
+    """A preset name, or a file holding a template with {question} (and optionally {options})."""
+    if spec in PRESETS:
+        return PRESETS[spec]
+    path = Path(spec)
+    if not path.is_file():
+        raise InputError(f"not a prompt preset ({', '.join(PRESETS)}) nor a file", path=spec)
+    text = path.read_text(encoding="utf-8")
+    names = set(_FIELD.findall(text))
+    if "question" not in names:
+        raise InputError("the template has no {question} placeholder", path=path)
+    unknown = names - {"question", "options"}
+    if unknown:
+        raise InputError(
+            f"unknown placeholder(s) {', '.join('{' + n + '}' for n in sorted(unknown))}; "
+            "write literal braces as {{ and }}",
+            path=path,
+        )
+    return PromptTemplate(f"file:{path.name}", text)

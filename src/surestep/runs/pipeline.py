@@ -1,0 +1,298 @@
+"""The resumable pipeline: generate what is missing, grade what is ungraded, read back for scoring.
+
+Generation is planned from the store, so re-running the same command generates only
+the missing draws. Draws are split into aligned blocks of ``draws_per_request``; each
+block is one request whose seed derives from (run seed, problem, block start), so a
+resumed run asks for exactly the requests an uninterrupted run would have asked for
+and, with a deterministic server, gets identical draws.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import Any
+
+from surestep.data.draws import DrawRecord
+from surestep.data.problems import Problem, ProblemSet
+from surestep.data.prompts import PromptTemplate
+from surestep.errors import SurestepError
+from surestep.grading import Grader, GradeRequest, GradingStats
+from surestep.models.base import Backend, GenerationError, GenerationRequest, SamplingParams
+from surestep.runs.store import RunStore
+
+SAMPLE = "sample"
+GREEDY = "greedy"
+GREEDY_PARAMS_TEMPERATURE = 0.0
+# Manifest fields that decide what the draws are; changing any of them on a run is refused.
+IDENTITY_FIELDS = (
+    "model",
+    "sampling",
+    "greedy_sampling",
+    "seed",
+    "draws_per_request",
+    "prompt",
+    "system",
+    "dataset_hash",
+)
+
+
+@dataclass(frozen=True)
+class GenerationPlan:
+    """What to generate: n sampled draws per problem (and one greedy draw when ``greedy``)."""
+
+    n: int
+    sampling: SamplingParams
+    greedy: bool = True
+    seed: int = 0
+    draws_per_request: int = 8
+    system: str | None = None
+
+    @property
+    def greedy_sampling(self) -> SamplingParams:
+        s = self.sampling
+        return SamplingParams(0.0, 1.0, None, s.max_tokens, s.stop)
+
+
+def derive_seed(*parts: object) -> int:
+    """A 31-bit seed from the parts, stable across processes and platforms."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def config_key(body: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def build_manifest(
+    backend: Backend, plan: GenerationPlan, template: PromptTemplate, problem_set: ProblemSet, **extra: Any
+) -> dict[str, Any]:
+    manifest: dict[str, Any] = {
+        "surestep_version": version("surestep"),
+        "model": backend.identity(),
+        "sampling": plan.sampling.to_json(),
+        "greedy_sampling": plan.greedy_sampling.to_json(),
+        "n": plan.n,
+        "greedy": plan.greedy,
+        "seed": plan.seed,
+        "draws_per_request": plan.draws_per_request,
+        "prompt": template.identity(),
+        "system": plan.system,
+        "dataset": problem_set.spec,
+        "dataset_hash": problem_set.content_hash,
+        "problems": len(problem_set.problems),
+        **extra,
+    }
+    identity = {name: manifest[name] for name in IDENTITY_FIELDS}
+    manifest["configs"] = {
+        SAMPLE: config_key({"kind": SAMPLE, **identity}),
+        GREEDY: config_key({"kind": GREEDY, **{k: v for k, v in identity.items() if k != "sampling"}}),
+    }
+    return manifest
+
+
+def reconcile_manifest(
+    existing: Mapping[str, Any] | None, new: dict[str, Any], directory: str
+) -> dict[str, Any]:
+    """The manifest to keep: refuses a changed model, sampling, prompt, seed or dataset."""
+    if existing is None:
+        return new
+    changed = [name for name in IDENTITY_FIELDS if existing.get(name) != new.get(name)]
+    if changed:
+        lines = [
+            f"  {name}: run has {json.dumps(existing.get(name))}, now {json.dumps(new.get(name))}"
+            for name in changed
+        ]
+        raise SurestepError(
+            f"{directory} was made with a different generation setup; refusing to mix draws.\n"
+            + "\n".join(lines)
+            + "\nUse a new --out directory, or the original settings to resume."
+        )
+    kept = dict(existing)
+    kept["n"] = max(int(existing.get("n", 0)), new["n"])
+    kept["greedy"] = bool(existing.get("greedy")) or new["greedy"]
+    kept["surestep_version"] = new["surestep_version"]
+    return kept
+
+
+@dataclass(frozen=True)
+class _Job:
+    problem_id: str
+    config: str
+    indices: tuple[int, ...]
+    seeds: tuple[int, ...]
+    request: GenerationRequest
+
+
+def plan_jobs(
+    store: RunStore, prompts: Mapping[str, str], manifest: Mapping[str, Any], plan: GenerationPlan
+) -> list[_Job]:
+    """Requests for every missing draw, in problem order, sampled blocks first."""
+    jobs: list[_Job] = []
+    configs = manifest["configs"]
+    block = max(1, plan.draws_per_request)
+    present = store.draw_indices(configs[SAMPLE])
+    for problem_id, prompt in prompts.items():
+        messages = _messages(prompt, plan.system)
+        have = present.get(problem_id, set())
+        for start in range(0, plan.n, block):
+            missing = [i for i in range(start, min(start + block, plan.n)) if i not in have]
+            if not missing:
+                continue
+            seeds = tuple(derive_seed(plan.seed, problem_id, SAMPLE, i) for i in missing)
+            request = GenerationRequest(messages, plan.sampling, seeds)
+            jobs.append(_Job(problem_id, configs[SAMPLE], tuple(missing), seeds, request))
+    if plan.greedy:
+        have_greedy = store.draw_indices(configs[GREEDY])
+        for problem_id, prompt in prompts.items():
+            if 0 in have_greedy.get(problem_id, set()):
+                continue
+            seeds = (derive_seed(plan.seed, problem_id, GREEDY, 0),)
+            request = GenerationRequest(_messages(prompt, plan.system), plan.greedy_sampling, seeds)
+            jobs.append(_Job(problem_id, configs[GREEDY], (0,), seeds, request))
+    return jobs
+
+
+def _messages(prompt: str, system: str | None) -> tuple[tuple[str, str], ...]:
+    return ((("system", system),) if system else ()) + (("user", prompt),)
+
+
+@dataclass
+class GenerationProgress:
+    """Counters the progress display reads; updated as each request completes."""
+
+    total: int
+    done: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    last_error: str | None = None
+
+    @property
+    def draws_per_second(self) -> float:
+        elapsed = time.perf_counter() - self.started
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+
+async def run_jobs(
+    store: RunStore,
+    backend: Backend,
+    jobs: Sequence[_Job],
+    progress: GenerationProgress,
+    on_update: Callable[[GenerationProgress], None] | None = None,
+) -> None:
+    """Run the jobs with at most ``backend.max_concurrency`` in flight, committing each as it ends."""
+    queue: asyncio.Queue[_Job] = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+
+    async def worker() -> None:
+        while True:
+            try:
+                job = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            try:
+                completions = await backend.generate(job.request)
+            except GenerationError as exc:
+                progress.errors += len(job.indices)
+                progress.last_error = str(exc)
+            else:
+                store.add_draws(job.problem_id, job.config, job.indices, job.seeds, completions)
+                progress.done += len(completions)
+                progress.prompt_tokens += sum(c.prompt_tokens or 0 for c in completions)
+                progress.completion_tokens += sum(c.completion_tokens or 0 for c in completions)
+            if on_update is not None:
+                on_update(progress)
+
+    workers = max(1, min(backend.max_concurrency, len(jobs)))
+    await asyncio.gather(*(worker() for _ in range(workers)))
+
+
+def grade_run(
+    store: RunStore, grader: Grader, manifest: Mapping[str, Any], *, regrade: bool = False, chunk: int = 2000
+) -> GradingStats:
+    """Grade every ungraded draw (all draws with ``regrade``), committing chunk by chunk."""
+    problems = {p.id: (p, prompt) for p, prompt in store.problems()}
+    total = GradingStats()
+    started = time.perf_counter()
+    for kind in (SAMPLE, GREEDY):
+        config = manifest["configs"][kind]
+        draws = list(store.draws(config)) if regrade else store.ungraded(config)
+        for offset in range(0, len(draws), chunk):
+            part = draws[offset : offset + chunk]
+            requests = []
+            for d in part:
+                problem = problems[d.problem_id][0]
+                requests.append(GradeRequest(d.text, problem.answer, problem.question, problem.options))
+            records, stats = grader.grade(requests)
+            store.add_grades(part, records)
+            total.draws += stats.draws
+            total.unique_pairs += stats.unique_pairs
+            total.pool_pairs += stats.pool_pairs
+            total.judge_calls += stats.judge_calls
+            total.workers_replaced += stats.workers_replaced
+            total.verdicts.update(stats.verdicts)
+    total.seconds = time.perf_counter() - started
+    return total
+
+
+def scored_draws(store: RunStore, manifest: Mapping[str, Any], n: int | None = None) -> list[DrawRecord]:
+    """Graded draws in the ``surestep score`` shape: n sampled per problem, plus greedy ones."""
+    n = n or int(manifest["n"])
+    problems = store.problems()
+    out: list[DrawRecord] = []
+    kinds = [(SAMPLE, n)] + ([(GREEDY, 1)] if manifest.get("greedy") else [])
+    for kind, below in kinds:
+        config = manifest["configs"][kind]
+        grades = store.grades(config)
+        for draw in store.draws(config, below=below):
+            grade = grades.get((draw.problem_id, draw.draw_index))
+            if grade is None:
+                raise SurestepError(
+                    f"{store.directory}: draw {draw.draw_index} of problem {draw.problem_id!r} "
+                    "is not graded; "
+                    f"run: surestep grade {store.directory}"
+                )
+            out.append(
+                DrawRecord(
+                    problem_id=draw.problem_id,
+                    sample_index=draw.draw_index,
+                    correct=grade.correct,
+                    answer=grade.extracted_answer,
+                    subset=None,
+                    greedy=kind == GREEDY,
+                )
+            )
+    subsets = {p.id: p.subset for p, _ in problems}
+    order = {p.id: i for i, (p, _) in enumerate(problems)}
+    out.sort(key=lambda d: (order.get(d.problem_id, 0), d.greedy, d.sample_index))
+    return [
+        DrawRecord(
+            d.problem_id,
+            d.sample_index,
+            d.correct,
+            d.answer,
+            subsets.get(d.problem_id),
+            d.greedy,
+            fields={"subset": subsets.get(d.problem_id)},
+        )
+        for d in out
+    ]
+
+
+def missing_draws(store: RunStore, manifest: Mapping[str, Any], problems: Sequence[Problem]) -> int:
+    """How many planned draws are not in the store."""
+    sample = store.draw_indices(manifest["configs"][SAMPLE])
+    n = int(manifest["n"])
+    missing = sum(n - len({i for i in sample.get(p.id, set()) if i < n}) for p in problems)
+    if manifest.get("greedy"):
+        greedy = store.draw_indices(manifest["configs"][GREEDY])
+        missing += sum(0 not in greedy.get(p.id, set()) for p in problems)
+    return missing

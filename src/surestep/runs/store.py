@@ -1,0 +1,263 @@
+"""The run store: one SQLite database (WAL) per run directory, plus a readable manifest.
+
+Every draw is committed as soon as its request completes, keyed by (problem, generation
+config, draw index), so a killed process loses at most the requests in flight and a
+re-run never duplicates a draw (``INSERT OR IGNORE`` on the key). Grades live in their
+own table, keyed the same way, so re-grading never touches the draws.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from surestep.data.problems import Problem
+from surestep.errors import SurestepError
+from surestep.grading.records import GradeRecord
+from surestep.models.base import Completion
+
+DATABASE = "run.sqlite"
+MANIFEST = "manifest.json"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS problems (
+    problem_id TEXT PRIMARY KEY, position INTEGER NOT NULL, question TEXT NOT NULL,
+    answer TEXT NOT NULL, subset TEXT, options TEXT, prompt TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS configs (config TEXT PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS draws (
+    problem_id TEXT NOT NULL, config TEXT NOT NULL, draw_index INTEGER NOT NULL,
+    text TEXT NOT NULL, finish_reason TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,
+    latency REAL, seed INTEGER, created REAL NOT NULL,
+    PRIMARY KEY (problem_id, config, draw_index)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS grades (
+    problem_id TEXT NOT NULL, config TEXT NOT NULL, draw_index INTEGER NOT NULL,
+    verdict TEXT NOT NULL, correct INTEGER NOT NULL, extracted_answer TEXT, extraction_rule TEXT,
+    grader TEXT, grader_version TEXT, detail TEXT, grade_seconds REAL, judge_model TEXT,
+    PRIMARY KEY (problem_id, config, draw_index)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class StoredDraw:
+    problem_id: str
+    config: str
+    draw_index: int
+    text: str
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency: float | None
+
+
+@dataclass(frozen=True)
+class StoredGrade:
+    verdict: str
+    correct: bool
+    extracted_answer: str | None
+    extraction_rule: str | None
+    grader: str | None
+    grader_version: str | None
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2, ensure_ascii=False, sort_keys=True)
+            out.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class RunStore:
+    """A run directory's database. Not shared between threads; one writer process at a time."""
+
+    def __init__(self, directory: str | Path, *, create: bool = False) -> None:
+        self.directory = Path(directory)
+        path = self.directory / DATABASE
+        if not path.exists():
+            if not create:
+                raise SurestepError(f"{self.directory}: not a surestep run directory (no {DATABASE})")
+            self.directory.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+        self._db.executescript(_SCHEMA)
+        self.write_seconds = 0.0
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # manifest -----------------------------------------------------------------
+    def manifest(self) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def save_manifest(self, manifest: Mapping[str, Any]) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", (json.dumps(manifest, sort_keys=True),)
+            )
+        write_json_atomic(self.directory / MANIFEST, manifest)
+
+    # problems and configs -------------------------------------------------------
+    def save_problems(self, problems: Sequence[Problem], prompts: Sequence[str]) -> None:
+        rows = [
+            (
+                p.id,
+                i,
+                p.question,
+                p.answer,
+                p.subset,
+                json.dumps(dict(p.options), ensure_ascii=False) if p.options else None,
+                prompt,
+            )
+            for i, (p, prompt) in enumerate(zip(problems, prompts))
+        ]
+        with self._transaction():
+            self._db.execute("DELETE FROM problems")
+            self._db.executemany("INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def problems(self) -> list[tuple[Problem, str]]:
+        rows = self._db.execute(
+            "SELECT problem_id, question, answer, subset, options, prompt FROM problems ORDER BY position"
+        ).fetchall()
+        return [(Problem(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else None), r[5]) for r in rows]
+
+    def save_config(self, config: str, kind: str, body: Mapping[str, Any]) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR IGNORE INTO configs VALUES (?, ?, ?)",
+                (config, kind, json.dumps(body, sort_keys=True)),
+            )
+
+    # draws ----------------------------------------------------------------------
+    def add_draws(
+        self,
+        problem_id: str,
+        config: str,
+        indices: Sequence[int],
+        seeds: Sequence[int],
+        completions: Sequence[Completion],
+    ) -> int:
+        """Commit the draws of one request; returns how many were new."""
+        started = time.perf_counter()
+        now = time.time()
+        rows = [
+            (
+                problem_id,
+                config,
+                index,
+                c.text,
+                c.finish_reason,
+                c.prompt_tokens,
+                c.completion_tokens,
+                c.latency_seconds,
+                seed,
+                now,
+            )
+            for index, seed, c in zip(indices, seeds, completions)
+        ]
+        with self._transaction():
+            before = self._db.total_changes
+            self._db.executemany("INSERT OR IGNORE INTO draws VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            added = self._db.total_changes - before
+        self.write_seconds += time.perf_counter() - started
+        return added
+
+    def draw_indices(self, config: str) -> dict[str, set[int]]:
+        present: dict[str, set[int]] = {}
+        for problem_id, index in self._db.execute(
+            "SELECT problem_id, draw_index FROM draws WHERE config = ?", (config,)
+        ):
+            present.setdefault(problem_id, set()).add(index)
+        return present
+
+    def draws(self, config: str, *, below: int | None = None) -> Iterator[StoredDraw]:
+        query = (
+            "SELECT problem_id, config, draw_index, text, finish_reason, prompt_tokens, "
+            "completion_tokens, latency "
+            "FROM draws WHERE config = ?"
+        )
+        args: tuple[Any, ...] = (config,)
+        if below is not None:
+            query += " AND draw_index < ?"
+            args = (config, below)
+        for row in self._db.execute(query + " ORDER BY problem_id, draw_index", args):
+            yield StoredDraw(*row)
+
+    def token_totals(self) -> tuple[int, int]:
+        row = self._db.execute("SELECT SUM(prompt_tokens), SUM(completion_tokens) FROM draws").fetchone()
+        return int(row[0] or 0), int(row[1] or 0)
+
+    # grades ---------------------------------------------------------------------
+    def ungraded(self, config: str) -> list[StoredDraw]:
+        """Draws with no grade yet."""
+        graded = self.grades(config)
+        return [d for d in self.draws(config) if (d.problem_id, d.draw_index) not in graded]
+
+    def add_grades(self, draws: Sequence[StoredDraw], records: Sequence[GradeRecord]) -> None:
+        rows = [
+            (
+                d.problem_id,
+                d.config,
+                d.draw_index,
+                r.verdict,
+                int(r.correct),
+                r.extracted_answer,
+                r.extraction_rule,
+                r.grader,
+                r.grader_version,
+                r.detail,
+                r.grade_seconds,
+                r.judge_model,
+            )
+            for d, r in zip(draws, records)
+        ]
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO grades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+
+    def grades(self, config: str) -> dict[tuple[str, int], StoredGrade]:
+        rows = self._db.execute(
+            "SELECT problem_id, draw_index, verdict, correct, extracted_answer, extraction_rule, grader, "
+            "grader_version FROM grades WHERE config = ?",
+            (config,),
+        )
+        return {(r[0], r[1]): StoredGrade(r[2], bool(r[3]), r[4], r[5], r[6], r[7]) for r in rows}
+
+    # ----------------------------------------------------------------------------
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
