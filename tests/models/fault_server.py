@@ -14,14 +14,11 @@ or a dropped connection. GET /stats returns counters.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import random
 import re
-import socket
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _SUM = re.compile(r"What is (-?\d+) \+ (-?\d+)\?")
@@ -45,95 +42,91 @@ class _State:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.rng = random.Random(args.fault_seed)
-        self.lock = threading.Lock()
         self.counts: dict[str, int] = {"requests": 0, "ok": 0, **{f: 0 for f in FAULTS}}
         self.authorization: set[str] = set()
 
     def fault(self) -> str | None:
-        with self.lock:
-            self.counts["requests"] += 1
-            if self.rng.random() < self.args.fault_rate:
-                fault = self.rng.choice(self.args.faults)
-                self.counts[fault] += 1
-                return fault
-            self.counts["ok"] += 1
-            return None
+        self.counts["requests"] += 1
+        if self.rng.random() < self.args.fault_rate:
+            fault = self.rng.choice(self.args.faults)
+            self.counts[fault] += 1
+            return fault
+        self.counts["ok"] += 1
+        return None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    state: _State
+def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -> bytes:
+    reason = {200: "OK", 400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error"}[status]
+    lines = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
-    def log_message(self, *args: Any) -> None:
-        pass
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        with self.state.lock:
-            stats = {**self.state.counts, "authorization": sorted(self.state.authorization)}
-        self._send(200, json.dumps(stats).encode())
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        body = json.loads(self.rfile.read(length) or b"{}")
-        with self.state.lock:
-            self.state.authorization.add(self.headers.get("Authorization", ""))
-        args = self.state.args
-        if args.latency:
-            time.sleep(args.latency)
-        fault = self.state.fault()
-        if fault == "429":
-            self._send(429, b'{"error": "rate limited"}', {"Retry-After": str(args.retry_after)})
-            return
-        if fault == "500":
-            self._send(500, b'{"error": "internal"}')
-            return
-        if fault == "malformed":
-            self._send(200, b'{"choices": [{"message": ')
-            return
-        if fault == "stall":
-            time.sleep(args.stall_seconds)
-            self.close_connection = True
-            return
-        if fault == "drop":
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-            return
-        count = int(body.get("n", 1))
-        if count > 1 and args.reject_n:
-            self._send(400, b'{"error": "n > 1 is not supported"}')
-            return
-        chat = self.path.endswith("/chat/completions")
-        prompt = "\n".join(m["content"] for m in body.get("messages", [])) if chat else body.get("prompt", "")
-        temperature = float(body.get("temperature", 1.0))
-        seed = int(body.get("seed", 0))
-        texts = [reply_text(prompt, seed, i, temperature) for i in range(count)]
-        choices = [
-            {
-                "index": i,
-                "finish_reason": "stop",
-                **({"message": {"role": "assistant", "content": t}} if chat else {"text": t}),
-            }
-            for i, t in enumerate(texts)
-        ]
-        usage = {
-            "prompt_tokens": len(prompt.split()),
-            "completion_tokens": sum(len(t.split()) for t in texts),
+def _completion(path: str, body: dict[str, Any]) -> bytes:
+    count = int(body.get("n", 1))
+    chat = path.endswith("/chat/completions")
+    prompt = "\n".join(m["content"] for m in body.get("messages", [])) if chat else body.get("prompt", "")
+    temperature = float(body.get("temperature", 1.0))
+    seed = int(body.get("seed", 0))
+    texts = [reply_text(prompt, seed, i, temperature) for i in range(count)]
+    choices = [
+        {
+            "index": i,
+            "finish_reason": "stop",
+            **({"message": {"role": "assistant", "content": t}} if chat else {"text": t}),
         }
-        self._send(200, json.dumps({"choices": choices, "usage": usage, "model": body.get("model")}).encode())
+        for i, t in enumerate(texts)
+    ]
+    usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": sum(len(t.split()) for t in texts)}
+    return json.dumps({"choices": choices, "usage": usage, "model": body.get("model")}).encode()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512
+async def _handle(state: _State, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """One connection: HTTP/1.1 requests with Content-Length bodies, kept alive until closed."""
+    args = state.args
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            request_line, *header_lines = head.decode("latin-1").split("\r\n")
+            method, path, _ = request_line.split(" ", 2)
+            headers = {}
+            for line in header_lines:
+                if ":" in line:
+                    name, value = line.split(":", 1)
+                    headers[name.strip().lower()] = value.strip()
+            raw = await reader.readexactly(int(headers.get("content-length", "0")))
+            if method == "GET":
+                stats = {**state.counts, "authorization": sorted(state.authorization)}
+                writer.write(_response(200, json.dumps(stats).encode()))
+                await writer.drain()
+                continue
+            state.authorization.add(headers.get("authorization", ""))
+            if args.latency:
+                await asyncio.sleep(args.latency)
+            fault = state.fault()
+            if fault == "stall":
+                await asyncio.sleep(args.stall_seconds)
+                break
+            if fault == "drop":
+                writer.transport.abort()
+                return
+            if fault == "429":
+                reply = _response(429, b'{"error": "rate limited"}', {"Retry-After": args.retry_after})
+            elif fault == "500":
+                reply = _response(500, b'{"error": "internal"}')
+            elif fault == "malformed":
+                reply = _response(200, b'{"choices": [{"message": ')
+            else:
+                body = json.loads(raw or b"{}")
+                if int(body.get("n", 1)) > 1 and args.reject_n:
+                    reply = _response(400, b'{"error": "n > 1 is not supported"}')
+                else:
+                    reply = _response(200, _completion(path, body))
+            writer.write(reply)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+        pass
+    writer.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -147,10 +140,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stall-seconds", type=float, default=3.0)
     parser.add_argument("--reject-n", action="store_true")
     args = parser.parse_args(argv)
-    _Handler.state = _State(args)
-    server = _Server(("127.0.0.1", args.port), _Handler)
-    print(f"PORT {server.server_address[1]}", flush=True)
-    server.serve_forever()
+    state = _State(args)
+
+    async def serve() -> None:
+        server = await asyncio.start_server(
+            lambda r, w: _handle(state, r, w), "127.0.0.1", args.port, backlog=1024
+        )
+        port = server.sockets[0].getsockname()[1]
+        print(f"PORT {port}", flush=True)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(serve())
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from surestep.models.base import GenerationError, GenerationRequest, SamplingParams
 from surestep.models.openai_api import OpenAIBackend, retry_after_seconds
 from tests.conftest import DEMO_PROBLEMS
@@ -78,14 +80,11 @@ def test_giving_up_names_the_server_but_never_the_key(fault_server, monkeypatch)
     backend = OpenAIBackend(
         "fake", base_url=server.base_url, api_key_env="SURESTEP_TEST_KEY", max_retries=2, backoff_base=0.01
     )
-    try:
+    with pytest.raises(GenerationError) as error:
         _generate(backend, _request(1))
-    except GenerationError as exc:
-        assert server.base_url in str(exc)
-        assert "HTTP 500" in str(exc)
-        assert SECRET not in str(exc)
-    else:
-        raise AssertionError("expected GenerationError")
+    assert server.base_url in str(error.value)
+    assert "HTTP 500" in str(error.value)
+    assert SECRET not in str(error.value)
     assert server.stats()["authorization"] == [f"Bearer {SECRET}"]
 
 

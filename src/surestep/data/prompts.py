@@ -10,6 +10,7 @@ A user's template comes from a file (``--prompt path/to/template.txt``).
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,6 @@ EN_OPTIONS = "\n\nChoices:\n{lines}\n\nAnswer with the letter of the correct cho
 ZH_OPTIONS = "\n\n选项：\n{lines}\n\n请用正确选项的字母作答。"
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_FIELD = re.compile(r"\{(\w*)\}")
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,12 @@ def load_template(spec: str) -> PromptTemplate:
     if not path.is_file():
         raise InputError(f"not a prompt preset ({', '.join(PRESETS)}) nor a file", path=spec)
     text = path.read_text(encoding="utf-8")
-    names = set(_FIELD.findall(text))
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        raise InputError(
+            f"bad braces in the template ({exc}); write literal braces as {{{{ and }}}}", path=path
+        ) from None
     if "question" not in names:
         raise InputError("the template has no {question} placeholder", path=path)
     unknown = names - {"question", "options"}

@@ -1,4 +1,9 @@
-"""Any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama, hosted APIs) over httpx.
+"""Any OpenAI-compatible server (vLLM, SGLang, llama.cpp, Ollama, hosted APIs) over httpx2.
+
+httpx2 is the maintained fork of httpx that the openai client itself runs on; plain
+``httpx.AsyncClient`` stalls at high concurrency (encode/httpx#3215), and the openai
+client's request validation costs about as much CPU as the HTTP exchange, so requests
+are built and parsed here.
 
 Requests are async with a bounded number in flight; 429, 5xx, timeouts, dropped
 connections and malformed replies are retried with exponential backoff and full jitter,
@@ -18,7 +23,7 @@ import random
 import time
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 
 from surestep.models.base import Completion, GenerationError, GenerationRequest
 

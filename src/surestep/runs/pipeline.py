@@ -191,6 +191,7 @@ async def run_jobs(
     queue: asyncio.Queue[_Job] = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
+    writer = store.draw_writer()
 
     async def worker() -> None:
         while True:
@@ -204,7 +205,7 @@ async def run_jobs(
                 progress.errors += len(job.indices)
                 progress.last_error = str(exc)
             else:
-                store.add_draws(job.problem_id, job.config, job.indices, job.seeds, completions)
+                writer.put(job.problem_id, job.config, job.indices, job.seeds, completions)
                 progress.done += len(completions)
                 progress.prompt_tokens += sum(c.prompt_tokens or 0 for c in completions)
                 progress.completion_tokens += sum(c.completion_tokens or 0 for c in completions)
@@ -212,7 +213,11 @@ async def run_jobs(
                 on_update(progress)
 
     workers = max(1, min(backend.max_concurrency, len(jobs)))
-    await asyncio.gather(*(worker() for _ in range(workers)))
+    try:
+        await asyncio.gather(*(worker() for _ in range(workers)))
+    finally:
+        writer.close()
+        store.write_seconds += writer.write_seconds
 
 
 def grade_run(

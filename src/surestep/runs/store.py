@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import sqlite3
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -247,9 +249,96 @@ class RunStore:
         )
         return {(r[0], r[1]): StoredGrade(r[2], bool(r[3]), r[4], r[5], r[6], r[7]) for r in rows}
 
+    def draw_writer(self) -> DrawWriter:
+        """A background writer, so commits never hold up the event loop that waits on the model."""
+        return DrawWriter(self.directory / DATABASE)
+
     # ----------------------------------------------------------------------------
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+_DrawRows = list[tuple[Any, ...]]
+
+
+class DrawWriter:
+    """Commits draws from a queue in its own thread and connection.
+
+    Each batch is committed as soon as the thread takes it: whatever completed while the
+    previous commit ran goes into the next transaction together. ``close`` drains the
+    queue. A crash loses only what is still queued (milliseconds of completions).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._queue: queue.Queue[_DrawRows | None] = queue.Queue()
+        self._error: BaseException | None = None
+        self.write_seconds = 0.0
+        self.rows_written = 0
+        self._thread = threading.Thread(target=self._run, name="surestep-draw-writer", daemon=True)
+        self._thread.start()
+
+    def put(
+        self,
+        problem_id: str,
+        config: str,
+        indices: Sequence[int],
+        seeds: Sequence[int],
+        completions: Sequence[Completion],
+    ) -> None:
+        if self._error is not None:
+            raise SurestepError(f"cannot write draws to {self._path}: {self._error}")
+        now = time.time()
+        self._queue.put(
+            [
+                (
+                    problem_id,
+                    config,
+                    index,
+                    c.text,
+                    c.finish_reason,
+                    c.prompt_tokens,
+                    c.completion_tokens,
+                    c.latency_seconds,
+                    seed,
+                    now,
+                )
+                for index, seed, c in zip(indices, seeds, completions)
+            ]
+        )
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise SurestepError(f"cannot write draws to {self._path}: {self._error}")
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self._path, timeout=30.0, isolation_level=None)
+        db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            finished = False
+            while not finished:
+                batch = [self._queue.get()]
+                while True:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                finished = batch[-1] is None or None in batch
+                rows = [row for item in batch if item is not None for row in item]
+                if rows:
+                    started = time.perf_counter()
+                    with _Transaction(db):
+                        db.executemany(
+                            "INSERT OR IGNORE INTO draws VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                        )
+                    self.write_seconds += time.perf_counter() - started
+                    self.rows_written += len(rows)
+        except BaseException as exc:  # surfaced to the caller on the next put or at close
+            self._error = exc
+        finally:
+            db.close()
 
 
 class _Transaction:
