@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/surestep score src/surestep/data/examples/simulated_draws.jsonl --ci --by subset
+	$(BIN)/surestep demo
 
 lint: setup
 	$(BIN)/ruff check src tests bench
@@ -33,6 +33,8 @@ test: lint typecheck unit
 
 bench: setup
 	$(BIN)/python bench/metrics.py
+	$(BIN)/python bench/grading.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

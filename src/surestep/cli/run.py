@@ -337,7 +337,7 @@ def export_command(run_dir: Path, output: Path) -> None:
     "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/demo"), show_default=True
 )
 @click.option("--n", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--max-tokens", type=click.IntRange(min=1), default=192, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=48, show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N demo problems.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--quiet", is_flag=True)
@@ -359,7 +359,7 @@ def demo_command(out: Path, n: int, max_tokens: int, limit: int | None, device: 
         "stop": (),
         "greedy": True,
         "draws_per_request": 16,
-        "prompt_spec": "default",
+        "prompt_spec": "brief",
         "system": None,
         "question_field": None,
         "answer_field": None,

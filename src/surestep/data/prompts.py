@@ -2,8 +2,10 @@
 
 A template is plain text with ``{question}`` and optionally ``{options}`` (the choices,
 one per line as "A. text"). Built-in presets: ``default`` (English), ``zh`` (Chinese),
-and ``livemathbench``, which follows the published protocol (reason step by step, put
-the final answer in \\boxed{}) in English or Chinese according to the problem's language.
+``livemathbench``, which follows the published protocol (reason step by step, put the
+final answer in \\boxed{}) in English or Chinese according to the problem's language,
+and ``brief`` (one sentence ending "The answer is N."), which tiny models such as the
+bundled 135M follow far more often than a request for \\boxed{}.
 A user's template comes from a file (``--prompt path/to/template.txt``).
 """
 
@@ -21,6 +23,7 @@ EN = (
     "Solve the following math problem. Work through it step by step, then give only the "
     "final answer inside \\boxed{{}}.\n\n{question}{options}"
 )
+BRIEF = '{question} Reply with one short sentence that ends with "The answer is <number>."{options}'
 ZH = "请解答下面的数学题。请逐步推理，最后只把最终答案写在 \\boxed{{}} 中。\n\n{question}{options}"
 EN_OPTIONS = "\n\nChoices:\n{lines}\n\nAnswer with the letter of the correct choice."
 ZH_OPTIONS = "\n\n选项：\n{lines}\n\n请用正确选项的字母作答。"
@@ -62,6 +65,7 @@ PRESETS = {
     "default": PromptTemplate("default", EN),
     "zh": PromptTemplate("zh", ZH),
     "livemathbench": PromptTemplate("livemathbench", EN, chinese=ZH),
+    "brief": PromptTemplate("brief", BRIEF),
 }
 
 

@@ -73,6 +73,32 @@ class StoredGrade:
     grader_version: str | None
 
 
+def draw_rows(
+    problem_id: str,
+    config: str,
+    indices: Sequence[int],
+    seeds: Sequence[int],
+    completions: Sequence[Completion],
+) -> list[tuple[Any, ...]]:
+    """Rows of the draws table for one request's completions."""
+    now = time.time()
+    return [
+        (
+            problem_id,
+            config,
+            index,
+            c.text,
+            c.finish_reason,
+            c.prompt_tokens,
+            c.completion_tokens,
+            c.latency_seconds,
+            seed,
+            now,
+        )
+        for index, seed, c in zip(indices, seeds, completions)
+    ]
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -164,22 +190,7 @@ class RunStore:
     ) -> int:
         """Commit the draws of one request; returns how many were new."""
         started = time.perf_counter()
-        now = time.time()
-        rows = [
-            (
-                problem_id,
-                config,
-                index,
-                c.text,
-                c.finish_reason,
-                c.prompt_tokens,
-                c.completion_tokens,
-                c.latency_seconds,
-                seed,
-                now,
-            )
-            for index, seed, c in zip(indices, seeds, completions)
-        ]
+        rows = draw_rows(problem_id, config, indices, seeds, completions)
         with self._transaction():
             before = self._db.total_changes
             self._db.executemany("INSERT OR IGNORE INTO draws VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
@@ -288,24 +299,7 @@ class DrawWriter:
     ) -> None:
         if self._error is not None:
             raise SurestepError(f"cannot write draws to {self._path}: {self._error}")
-        now = time.time()
-        self._queue.put(
-            [
-                (
-                    problem_id,
-                    config,
-                    index,
-                    c.text,
-                    c.finish_reason,
-                    c.prompt_tokens,
-                    c.completion_tokens,
-                    c.latency_seconds,
-                    seed,
-                    now,
-                )
-                for index, seed, c in zip(indices, seeds, completions)
-            ]
-        )
+        self._queue.put(draw_rows(problem_id, config, indices, seeds, completions))
 
     def close(self) -> None:
         self._queue.put(None)
