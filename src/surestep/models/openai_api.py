@@ -103,7 +103,9 @@ class OpenAIBackend:
         await self._client.aclose()
 
     async def generate(self, request: GenerationRequest) -> list[Completion]:
-        if request.count > 1 and self._multi_draw:
+        if request.count == 1:
+            return await self._request(request, 1)
+        if self._multi_draw:
             try:
                 return await self._request(request, request.count)
             except _MultiDrawRefusedError:
