@@ -80,3 +80,12 @@ def test_requests_in_flight_together_share_a_left_padded_batch(backend):
     batched = asyncio.run(together())
     assert [b[0].text for b in batched] == alone
     assert batched[0][0].prompt_tokens < batched[1][0].prompt_tokens
+
+
+def test_demo_runs_the_bundled_set_through_the_bundled_model(cli, tmp_path):
+    out = tmp_path / "demo"
+    result = cli("demo", "--out", str(out), "--limit", "2", "--n", "4", "--max-tokens", "12", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "2 problems × 4 draws" in result.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["prompt"]["name"] == "brief" and manifest["n"] == 4 and manifest["greedy"]

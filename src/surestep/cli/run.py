@@ -49,6 +49,7 @@ PROTOCOL_PRESETS = {
     "quick": Preset(n=8, ks=(4, 8), temperature=1.0, top_p=0.8, top_k=50, max_tokens=8192),
 }
 DEMO_DATASET = "demo.jsonl"
+GRADING_KEYS = ("mode", "judge_url", "judge_model", "judge_api_key_env", "judge_cache", "workers", "budget")
 
 
 def generation_options(func: F) -> F:
@@ -311,20 +312,16 @@ def _grade_and_score(
 @click.option("--json", "as_json", is_flag=True, help="Print the score sheet as JSON.")
 def run_command(quiet: bool, ci: bool, as_json: bool, **options: Any) -> None:
     """Generate, grade and score: the whole job, resumable at every step."""
-    grading_keys = (
-        "mode",
-        "judge_url",
-        "judge_model",
-        "judge_api_key_env",
-        "judge_cache",
-        "workers",
-        "budget",
-    )
-    grading = {key: options.pop(key) for key in grading_keys}
+    grading = _split_grading(options)
     request, ks = _generate_request(options)
     grading_config(**grading)  # refuse bad grading options before generating anything
     _run_generation(request, quiet)
     _grade_and_score(request.out, grading, ks, ci, as_json)
+
+
+def _split_grading(options: dict[str, Any]) -> dict[str, Any]:
+    """Take the grading options (those of `grading_options`) out of a command's options."""
+    return {key: options.pop(key) for key in GRADING_KEYS}
 
 
 @click.command("export")
@@ -351,47 +348,12 @@ def export_command(run_dir: Path, output: Path) -> None:
 def demo_command(out: Path, n: int, max_tokens: int, limit: int | None, device: str, quiet: bool) -> None:
     """The bundled demo set x the bundled SmolLM2-135M on this machine, end to end."""
     dataset = str(files("surestep.data").joinpath(DEMO_DATASET))
-    options: dict[str, Any] = {
-        "model_spec": "local:",
-        "dataset": dataset,
-        "out": out,
-        "preset": "gpassk",
-        "n": n,
-        "ks": None,
-        "temperature": None,
-        "top_p": None,
-        "top_k": None,
-        "max_tokens": max_tokens,
-        "seed": 0,
-        "stop": (),
-        "greedy": True,
-        "draws_per_request": 16,
-        "prompt_spec": "brief",
-        "system": None,
-        "question_field": None,
-        "answer_field": None,
-        "id_field": None,
-        "subset_field": "subset",
-        "level": None,
-        "limit": limit,
-        "base_url": "",
-        "api_key_env": "OPENAI_API_KEY",
-        "endpoint": "chat",
-        "concurrency": 1,
-        "timeout": 600.0,
-        "max_retries": 0,
-        "device": device,
-        "local_batch": 4,
-    }
+    args = ["--model", "local:", "--dataset", dataset, "--out", str(out), "--n", str(n)]
+    args += ["--max-tokens", str(max_tokens), "--device", device, "--subset-field", "subset"]
+    args += ["--prompt", "brief", "--draws-per-request", "16", "--local-batch", "4"]
+    args += ["--limit", str(limit)] if limit is not None else []
+    options = dict(run_command.make_context("demo", args).params)  # `surestep run` with these flags
+    grading = _split_grading(options)
     request, ks = _generate_request(options)
     _run_generation(request, quiet)
-    grading = {
-        "mode": "rule",
-        "judge_url": None,
-        "judge_model": None,
-        "judge_api_key_env": "OPENAI_API_KEY",
-        "judge_cache": None,
-        "workers": None,
-        "budget": 5.0,
-    }
     _grade_and_score(out, grading, ks, True, False)

@@ -114,7 +114,7 @@ def _score_run(
 ) -> None:
     store, manifest = open_run(directory)
     with store:
-        ungraded = any(store.ungraded(config) for config in manifest["configs"].values())
+        ungraded = any(store.count_ungraded(config) for config in manifest["configs"].values())
         if ungraded:
             with Grader(grading_config(**grading)) as grader:
                 click.echo(summary_line(grade_run(store, grader, manifest)), err=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from surestep.data.jsonl import iter_jsonl
+from surestep.data.jsonl import iter_jsonl, require_text
 from surestep.errors import InputError, SurestepError
 
 QUESTION_FIELDS = ("question", "problem", "Problem", "prompt")
@@ -62,17 +62,15 @@ class ProblemSet:
         object.__setattr__(self, "content_hash", digest.hexdigest()[:16])
 
 
-def _text(value: Any, *, where: str, line: int | None, name: str, source: str) -> str:
-    if isinstance(value, bool) or value is None:
-        raise InputError(f"expected text, got {json.dumps(value)}", path=source, line=line, field=name)
+def _text(record: Mapping[str, Any], name: str, *, source: str, line: int) -> str:
+    """A required text field (numbers read as text; 27.0 in a dataset means the integer 27)."""
+    value = record.get(name)
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # 27.0 in a dataset means the integer answer 27
-    if isinstance(value, (str, int, float)):
-        text = str(value).strip()
-        if text:
-            return text
+        record = {name: int(value)}
+    text = require_text(record, name, path=source, line=line, numbers=(int, float)).strip()
+    if not text:
         raise InputError("is empty", path=source, line=line, field=name)
-    raise InputError(f"expected text, got {type(value).__name__}", path=source, line=line, field=name)
+    return text
 
 
 def _pick(record: Mapping[str, Any], explicit: str | None, usual: Sequence[str]) -> str | None:
@@ -81,7 +79,7 @@ def _pick(record: Mapping[str, Any], explicit: str | None, usual: Sequence[str])
     return next((name for name in usual if name in record), None)
 
 
-def _options(value: Any, *, source: str, line: int | None, name: str) -> dict[str, str] | None:
+def _options(value: Any, *, source: str, line: int, name: str) -> dict[str, str] | None:
     if value is None or value == [] or value == {}:
         return None
     if isinstance(value, str):
@@ -103,7 +101,7 @@ def problem_from_record(
     fields: FieldMap,
     *,
     source: str,
-    line: int | None,
+    line: int,
     position: int,
     default_subset: str | None = None,
 ) -> Problem:
@@ -125,21 +123,19 @@ def problem_from_record(
     if fields.id is not None and fields.id not in record:
         raise InputError("missing required field", path=source, line=line, field=fields.id)
     if id_field is not None:
-        problem_id = _text(record[id_field], where="id", line=line, name=id_field, source=source)
+        problem_id = _text(record, id_field, source=source, line=line)
     else:  # no id in the data: the position, prefixed by the config so ids differ across configs
         problem_id = f"{default_subset}/{position}" if default_subset else str(position)
     subset: str | None = default_subset
     if fields.subset is not None:
         if fields.subset not in record:
             raise InputError("missing required field", path=source, line=line, field=fields.subset)
-        subset = _text(record[fields.subset], where="subset", line=line, name=fields.subset, source=source)
+        subset = _text(record, fields.subset, source=source, line=line)
     level = record.get("level")
     return Problem(
         id=problem_id,
-        question=_text(
-            record[question_field], where="question", line=line, name=question_field, source=source
-        ),
-        answer=_text(record[answer_field], where="answer", line=line, name=answer_field, source=source),
+        question=_text(record, question_field, source=source, line=line),
+        answer=_text(record, answer_field, source=source, line=line),
         subset=subset,
         options=_options(record.get(fields.options), source=source, line=line, name=fields.options),
         level=None if level is None else str(level),

@@ -65,6 +65,15 @@ class GradingStats:
     seconds: float = 0.0
     verdicts: Counter[str] = field(default_factory=Counter)
 
+    def add(self, other: GradingStats) -> None:
+        """Fold another call's counts into these (seconds are left to the caller)."""
+        self.draws += other.draws
+        self.unique_pairs += other.unique_pairs
+        self.pool_pairs += other.pool_pairs
+        self.judge_calls += other.judge_calls
+        self.workers_replaced += other.workers_replaced
+        self.verdicts.update(other.verdicts)
+
     @property
     def draws_per_second(self) -> float:
         return self.draws / self.seconds if self.seconds > 0 else float("inf")

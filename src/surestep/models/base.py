@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from surestep.errors import SurestepError
@@ -64,7 +64,6 @@ class Completion:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     latency_seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Backend(Protocol):

@@ -19,7 +19,7 @@ from importlib.metadata import version
 from typing import Any
 
 from surestep.data.draws import DrawRecord
-from surestep.data.problems import Problem, ProblemSet
+from surestep.data.problems import ProblemSet
 from surestep.data.prompts import PromptTemplate
 from surestep.errors import SurestepError
 from surestep.grading import Grader, GradeRequest, GradingStats
@@ -28,7 +28,6 @@ from surestep.runs.store import RunStore
 
 SAMPLE = "sample"
 GREEDY = "greedy"
-GREEDY_PARAMS_TEMPERATURE = 0.0
 # Manifest fields that decide what the draws are; changing any of them on a run is refused.
 IDENTITY_FIELDS = (
     "model",
@@ -224,7 +223,7 @@ def grade_run(
     store: RunStore, grader: Grader, manifest: Mapping[str, Any], *, regrade: bool = False, chunk: int = 2000
 ) -> GradingStats:
     """Grade every ungraded draw (all draws with ``regrade``), committing chunk by chunk."""
-    problems = {p.id: (p, prompt) for p, prompt in store.problems()}
+    problems = {p.id: p for p, _ in store.problems()}
     total = GradingStats()
     started = time.perf_counter()
     for kind in (SAMPLE, GREEDY):
@@ -234,16 +233,11 @@ def grade_run(
             part = draws[offset : offset + chunk]
             requests = []
             for d in part:
-                problem = problems[d.problem_id][0]
+                problem = problems[d.problem_id]
                 requests.append(GradeRequest(d.text, problem.answer, problem.question, problem.options))
             records, stats = grader.grade(requests)
             store.add_grades(part, records)
-            total.draws += stats.draws
-            total.unique_pairs += stats.unique_pairs
-            total.pool_pairs += stats.pool_pairs
-            total.judge_calls += stats.judge_calls
-            total.workers_replaced += stats.workers_replaced
-            total.verdicts.update(stats.verdicts)
+            total.add(stats)
     total.seconds = time.perf_counter() - started
     return total
 
@@ -251,7 +245,9 @@ def grade_run(
 def scored_draws(store: RunStore, manifest: Mapping[str, Any], n: int | None = None) -> list[DrawRecord]:
     """Graded draws in the ``surestep score`` shape: n sampled per problem, plus greedy ones."""
     n = n or int(manifest["n"])
-    problems = store.problems()
+    problems = [p for p, _ in store.problems()]
+    subsets = {p.id: p.subset for p in problems}
+    order = {p.id: i for i, p in enumerate(problems)}
     out: list[DrawRecord] = []
     kinds = [(SAMPLE, n)] + ([(GREEDY, 1)] if manifest.get("greedy") else [])
     for kind, below in kinds:
@@ -262,42 +258,19 @@ def scored_draws(store: RunStore, manifest: Mapping[str, Any], n: int | None = N
             if grade is None:
                 raise SurestepError(
                     f"{store.directory}: draw {draw.draw_index} of problem {draw.problem_id!r} "
-                    "is not graded; "
-                    f"run: surestep grade {store.directory}"
+                    f"is not graded; run: surestep grade {store.directory}"
                 )
+            subset = subsets.get(draw.problem_id)
             out.append(
                 DrawRecord(
                     problem_id=draw.problem_id,
                     sample_index=draw.draw_index,
                     correct=grade.correct,
                     answer=grade.extracted_answer,
-                    subset=None,
+                    subset=subset,
                     greedy=kind == GREEDY,
+                    fields={"subset": subset},
                 )
             )
-    subsets = {p.id: p.subset for p, _ in problems}
-    order = {p.id: i for i, (p, _) in enumerate(problems)}
     out.sort(key=lambda d: (order.get(d.problem_id, 0), d.greedy, d.sample_index))
-    return [
-        DrawRecord(
-            d.problem_id,
-            d.sample_index,
-            d.correct,
-            d.answer,
-            subsets.get(d.problem_id),
-            d.greedy,
-            fields={"subset": subsets.get(d.problem_id)},
-        )
-        for d in out
-    ]
-
-
-def missing_draws(store: RunStore, manifest: Mapping[str, Any], problems: Sequence[Problem]) -> int:
-    """How many planned draws are not in the store."""
-    sample = store.draw_indices(manifest["configs"][SAMPLE])
-    n = int(manifest["n"])
-    missing = sum(n - len({i for i in sample.get(p.id, set()) if i < n}) for p in problems)
-    if manifest.get("greedy"):
-        greedy = store.draw_indices(manifest["configs"][GREEDY])
-        missing += sum(0 not in greedy.get(p.id, set()) for p in problems)
-    return missing
+    return out

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from surestep.data.problems import FieldMap, ProblemSet, load_problems
+from surestep.data.problems import FieldMap, load_problems
 from surestep.data.prompts import PromptTemplate
 from surestep.errors import SurestepError
 from surestep.models import ModelSpec, load_backend
@@ -85,10 +84,6 @@ def generate(
             str(request.out),
         )
         store.save_problems(problem_set.problems, [prompts[p.id] for p in problem_set.problems])
-        for kind in (SAMPLE, GREEDY):
-            store.save_config(
-                manifest["configs"][kind], kind, {k: manifest[k] for k in ("model", "sampling", "seed")}
-            )
         store.save_manifest(manifest)
         jobs = plan_jobs(store, prompts, manifest, request.plan)
         progress = GenerationProgress(total=sum(len(j.indices) for j in jobs))
@@ -160,11 +155,3 @@ def export_rows(store: RunStore, manifest: Mapping[str, Any]) -> Iterator[dict[s
                         answer=grade.extracted_answer,
                     )
                 yield row
-
-
-def manifest_text(manifest: Mapping[str, Any]) -> str:
-    return json.dumps(manifest, indent=2, sort_keys=True)
-
-
-def problem_set_of(store: RunStore) -> ProblemSet:
-    return ProblemSet(str(store.directory), tuple(p for p, _ in store.problems()))

@@ -29,13 +29,18 @@ DATABASE = "run.sqlite"
 MANIFEST = "manifest.json"
 SCHEMA_VERSION = 1
 
+_INSERT_DRAWS = "INSERT OR IGNORE INTO draws VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_GRADE_OF_DRAW = (
+    "SELECT 1 FROM grades g WHERE g.problem_id = d.problem_id AND g.config = d.config "
+    "AND g.draw_index = d.draw_index"
+)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS problems (
     problem_id TEXT PRIMARY KEY, position INTEGER NOT NULL, question TEXT NOT NULL,
     answer TEXT NOT NULL, subset TEXT, options TEXT, prompt TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS configs (config TEXT PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS draws (
     problem_id TEXT NOT NULL, config TEXT NOT NULL, draw_index INTEGER NOT NULL,
     text TEXT NOT NULL, finish_reason TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,
@@ -148,7 +153,7 @@ class RunStore:
             )
         write_json_atomic(self.directory / MANIFEST, manifest)
 
-    # problems and configs -------------------------------------------------------
+    # problems ---------------------------------------------------------------------
     def save_problems(self, problems: Sequence[Problem], prompts: Sequence[str]) -> None:
         rows = [
             (
@@ -172,13 +177,6 @@ class RunStore:
         ).fetchall()
         return [(Problem(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else None), r[5]) for r in rows]
 
-    def save_config(self, config: str, kind: str, body: Mapping[str, Any]) -> None:
-        with self._transaction():
-            self._db.execute(
-                "INSERT OR IGNORE INTO configs VALUES (?, ?, ?)",
-                (config, kind, json.dumps(body, sort_keys=True)),
-            )
-
     # draws ----------------------------------------------------------------------
     def add_draws(
         self,
@@ -193,7 +191,7 @@ class RunStore:
         rows = draw_rows(problem_id, config, indices, seeds, completions)
         with self._transaction():
             before = self._db.total_changes
-            self._db.executemany("INSERT OR IGNORE INTO draws VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany(_INSERT_DRAWS, rows)
             added = self._db.total_changes - before
         self.write_seconds += time.perf_counter() - started
         return added
@@ -206,28 +204,29 @@ class RunStore:
             present.setdefault(problem_id, set()).add(index)
         return present
 
-    def draws(self, config: str, *, below: int | None = None) -> Iterator[StoredDraw]:
+    def draws(self, config: str, *, below: int | None = None, ungraded: bool = False) -> Iterator[StoredDraw]:
+        """A config's draws (those below an index; only those with no grade yet)."""
         query = (
-            "SELECT problem_id, config, draw_index, text, finish_reason, prompt_tokens, "
-            "completion_tokens, latency "
-            "FROM draws WHERE config = ?"
+            "SELECT d.problem_id, d.config, d.draw_index, d.text, d.finish_reason, d.prompt_tokens, "
+            "d.completion_tokens, d.latency FROM draws d WHERE d.config = ?"
         )
-        args: tuple[Any, ...] = (config,)
+        args: list[Any] = [config]
         if below is not None:
-            query += " AND draw_index < ?"
-            args = (config, below)
-        for row in self._db.execute(query + " ORDER BY problem_id, draw_index", args):
+            query += " AND d.draw_index < ?"
+            args.append(below)
+        if ungraded:
+            query += f" AND NOT EXISTS ({_GRADE_OF_DRAW})"
+        for row in self._db.execute(query + " ORDER BY d.problem_id, d.draw_index", args):
             yield StoredDraw(*row)
-
-    def token_totals(self) -> tuple[int, int]:
-        row = self._db.execute("SELECT SUM(prompt_tokens), SUM(completion_tokens) FROM draws").fetchone()
-        return int(row[0] or 0), int(row[1] or 0)
 
     # grades ---------------------------------------------------------------------
     def ungraded(self, config: str) -> list[StoredDraw]:
         """Draws with no grade yet."""
-        graded = self.grades(config)
-        return [d for d in self.draws(config) if (d.problem_id, d.draw_index) not in graded]
+        return list(self.draws(config, ungraded=True))
+
+    def count_ungraded(self, config: str) -> int:
+        query = f"SELECT COUNT(*) FROM draws d WHERE d.config = ? AND NOT EXISTS ({_GRADE_OF_DRAW})"
+        return int(self._db.execute(query, (config,)).fetchone()[0])
 
     def add_grades(self, draws: Sequence[StoredDraw], records: Sequence[GradeRecord]) -> None:
         rows = [
@@ -285,7 +284,6 @@ class DrawWriter:
         self._queue: queue.Queue[_DrawRows | None] = queue.Queue()
         self._error: BaseException | None = None
         self.write_seconds = 0.0
-        self.rows_written = 0
         self._thread = threading.Thread(target=self._run, name="surestep-draw-writer", daemon=True)
         self._thread.start()
 
@@ -324,11 +322,8 @@ class DrawWriter:
                 if rows:
                     started = time.perf_counter()
                     with _Transaction(db):
-                        db.executemany(
-                            "INSERT OR IGNORE INTO draws VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-                        )
+                        db.executemany(_INSERT_DRAWS, rows)
                     self.write_seconds += time.perf_counter() - started
-                    self.rows_written += len(rows)
         except BaseException as exc:  # surfaced to the caller on the next put or at close
             self._error = exc
         finally:
