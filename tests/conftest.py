@@ -102,3 +102,55 @@ def fault_server() -> Iterable[Callable[..., FaultServer]]:
 
 
 DEMO_PROBLEMS = REPO_ROOT / "src" / "surestep" / "data" / "demo.jsonl"
+
+
+def prm_record(
+    classification: str,
+    idx: str,
+    num_steps: int,
+    error_steps: list[int],
+    *,
+    original_steps: int = 3,
+    question: str = "What is 1 + 1?",
+) -> dict[str, Any]:
+    """A PRMBench record in the benchmark's own schema, with numbered placeholder steps."""
+    return {
+        "idx": idx,
+        "classification": classification,
+        "original_question": question,
+        "modified_question": question,
+        "original_process": [f"original step {i + 1}" for i in range(original_steps)],
+        "modified_process": [f"{classification} step {i + 1}" for i in range(num_steps)],
+        "modified_steps": error_steps,
+        "error_steps": error_steps,
+        "reason": "made for a test",
+        "question": question,
+    }
+
+
+SMALL_PRMBENCH = [
+    prm_record("redundency", "p1", 4, [2]),
+    prm_record("counterfactual", "p1", 3, [2, 3]),
+    prm_record("multi_solutions", "p2", 2, []),
+    prm_record("circular", "p3", 2, [5]),
+    prm_record("multi_solutions", "p2", 3, []),
+]
+"""Five records: a repeated id (the second MS p2) and error steps past the end (circular p3)."""
+
+SMALL_PREDICTIONS = [
+    {"id": "correct_p1", "step_scores": [0.9, 0.8, 0.2]},
+    {"id": "redundency_p1", "step_scores": [0.9, 0.1, 0.7, 0.6]},
+    {"id": "counterfactual_p1", "step_scores": [0.8, 0.7]},
+    {"id": "multi_solutions_p2", "step_scores": [0.9, 0.3]},
+    {"id": "circular_p3", "step_scores": [0.4, 0.6]},
+]
+"""Scores for SMALL_PRMBENCH whose confusion matrices are worked out by hand in tests/prm."""
+
+
+@pytest.fixture
+def small_prmbench(tmp_path: Path) -> tuple[Path, Path]:
+    """(data file, predictions file) of the hand-checked PRMBench example."""
+    return (
+        write_jsonl(tmp_path / "prmbench.jsonl", SMALL_PRMBENCH),
+        write_jsonl(tmp_path / "predictions.jsonl", SMALL_PREDICTIONS),
+    )

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from surestep.data.problems import FieldMap, load_problems, parse_hub_spec
+from surestep.data.hub import parse_hub_spec
+from surestep.data.problems import FieldMap, load_problems
 from surestep.data.prompts import PRESETS, load_template
 from surestep.errors import InputError
 from tests.conftest import DEMO_PROBLEMS, write_jsonl

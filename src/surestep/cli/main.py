@@ -8,6 +8,7 @@ import click
 
 from surestep import __version__
 from surestep.cli.grade import grade_command
+from surestep.cli.prm import prm_group
 from surestep.cli.run import demo_command, export_command, generate_command, run_command
 from surestep.cli.score import score_command
 from surestep.errors import SurestepError
@@ -27,6 +28,7 @@ cli.add_command(run_command)
 cli.add_command(generate_command)
 cli.add_command(export_command)
 cli.add_command(demo_command)
+cli.add_command(prm_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from surestep.data.hub import hub_records, parse_hub_spec
 from surestep.data.jsonl import iter_jsonl, require_text
 from surestep.errors import InputError, SurestepError
 
@@ -174,37 +175,6 @@ def _file_records(path: Path) -> Iterable[tuple[int | None, Mapping[str, Any]]]:
     raise InputError("unknown problem file type (expected .jsonl, .json or .parquet)", path=path)
 
 
-@dataclass(frozen=True)
-class HubSpec:
-    name: str
-    config: str | None
-    split: str
-
-
-def parse_hub_spec(spec: str) -> HubSpec:
-    """``hf:NAME[:CONFIG][@SPLIT]``; the split defaults to ``test``."""
-    body = spec.removeprefix("hf:")
-    body, _, split = body.partition("@")
-    name, _, config = body.partition(":")
-    if not name:
-        raise SurestepError(f"dataset spec {spec!r}: expected hf:NAME[:CONFIG][@SPLIT]")
-    return HubSpec(name, config or None, split or "test")
-
-
-def _hub_records(hub: HubSpec) -> Iterable[Mapping[str, Any]]:
-    try:
-        import datasets
-    except ImportError:
-        raise SurestepError("hf: datasets need the datasets package: pip install 'surestep[hf]'") from None
-    try:
-        dataset = datasets.load_dataset(hub.name, hub.config, split=hub.split)
-    except Exception as exc:  # datasets raises many types; the message is what users need
-        raise SurestepError(
-            f"cannot load hf:{hub.name} (config {hub.config}, split {hub.split}): {exc}"
-        ) from None
-    yield from dataset
-
-
 def load_problems(
     spec: str,
     fields: FieldMap | None = None,
@@ -219,7 +189,7 @@ def load_problems(
         hub = parse_hub_spec(spec)
         default_subset = hub.config if hub.config and fields.subset is None else None
         records: Iterable[tuple[int | None, Mapping[str, Any]]] = (
-            (None, record) for record in _hub_records(hub)
+            (None, record) for record in hub_records(hub)
         )
         source = spec
     else:

@@ -42,7 +42,7 @@ class PairedDifference:
         return bool(self.interval.low > 0 or self.interval.high < 0)
 
 
-def _resample_weights(num_problems: int, n_resamples: int, seed: int) -> Iterator[npt.NDArray[np.float64]]:
+def resample_weights(num_problems: int, n_resamples: int, seed: int) -> Iterator[npt.NDArray[np.float64]]:
     """Yield chunks of the (resamples, problems) multiplicity matrix, each row summing to P."""
     rng = np.random.default_rng(seed)
     chunk = max(1, _CHUNK_CELLS // max(num_problems, 1))
@@ -58,12 +58,13 @@ def _bootstrap_means(matrix: FloatArray, n_resamples: int, seed: int) -> FloatAr
     """(resamples, figures) means of the columns of a (problems, figures) score matrix."""
     num_problems = matrix.shape[0]
     parts = [
-        weights @ matrix / num_problems for weights in _resample_weights(num_problems, n_resamples, seed)
+        weights @ matrix / num_problems for weights in resample_weights(num_problems, n_resamples, seed)
     ]
     return np.concatenate(parts, axis=0)
 
 
-def _percentile_interval(samples: FloatArray, confidence: float) -> tuple[FloatArray, FloatArray]:
+def percentile_interval(samples: FloatArray, confidence: float) -> tuple[FloatArray, FloatArray]:
+    """Per-column percentile interval of (resamples, figures) samples; NaN where a column has none."""
     alpha = 1.0 - confidence
     low = np.full(samples.shape[1], np.nan)
     high = np.full(samples.shape[1], np.nan)
@@ -113,7 +114,7 @@ def bootstrap_intervals(
     if matrix.shape[0] == 0:
         raise ValueError("cannot bootstrap over zero problems")
     all_keys, means = _with_derived(keys, _bootstrap_means(matrix, n_resamples, seed), derive)
-    low, high = _percentile_interval(means, confidence)
+    low, high = percentile_interval(means, confidence)
     return {key: Interval(float(lo), float(hi)) for key, lo, hi in zip(all_keys, low, high)}
 
 
@@ -146,7 +147,7 @@ def paired_bootstrap(
     _, boot_b = _with_derived(keys, boot[:, width:], derive)
     point_a = _with_derived(keys, matrix_a.mean(axis=0)[None, :], derive)[1][0]
     point_b = _with_derived(keys, matrix_b.mean(axis=0)[None, :], derive)[1][0]
-    low, high = _percentile_interval(boot_b - boot_a, confidence)
+    low, high = percentile_interval(boot_b - boot_a, confidence)
     return {
         key: PairedDifference(
             a=float(pa), b=float(pb), delta=float(pb - pa), interval=Interval(float(lo), float(hi))

@@ -1,0 +1,152 @@
+"""``surestep prm``: PRMBench data checks and scoring of step-level predictions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from surestep.prm.data import CATEGORIES, HUB_DATASET, PRMBench, category_counts, load_prmbench
+from surestep.prm.predictions import load_predictions
+from surestep.prm.scoring import ScoringOptions, score_predictions, tune_split
+from surestep.report.prm_tables import print_prmbench
+
+data_option = click.option(
+    "--data",
+    "data",
+    default=HUB_DATASET,
+    show_default=True,
+    metavar="PATH_OR_HF",
+    help="PRMBench: a .jsonl file, a directory of them, or hf:NAME[:CONFIG][@SPLIT].",
+)
+
+
+@click.group("prm")
+def prm_group() -> None:
+    """Process reward models on PRMBench."""
+
+
+@prm_group.command("score")
+@click.argument("predictions", type=click.Path(path_type=Path))
+@data_option
+@click.option("--threshold", type=float, default=0.5, show_default=True,
+              help="A step is judged correct when its score exceeds this (unless step_labels are given).")
+@click.option("--threshold-redundancy", "threshold_redundancy", type=float, default=0.5, show_default=True,
+              help="A step is judged redundant when its redundancy score exceeds this.")
+@click.option("--allow-missing", is_flag=True,
+              help="Score the instances that have predictions; report the others as missing.")
+@click.option("--tune-on", "tune_on", metavar="FRACTION|FILE",
+              help="Tune the threshold on a split (a fraction of problems, or a file of ids/idx) "
+                   "and report it on the rest.")
+@click.option("--resamples", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Bootstrap resamples over instances (0: no intervals).")
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
+              help="Interval confidence level.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of bootstrap, split and random baseline.")
+@click.option("--no-baselines", "no_baselines", is_flag=True, help="Skip the all-correct/random/oracle rows.")
+@click.option("--name", help="Model name in the table (default: the predictions file's name).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def score_command(
+    predictions: Path,
+    data: str,
+    threshold: float,
+    threshold_redundancy: float,
+    allow_missing: bool,
+    tune_on: str | None,
+    resamples: int,
+    confidence: float,
+    seed: int,
+    no_baselines: bool,
+    name: str | None,
+    as_json: bool,
+) -> None:
+    """Score PREDICTIONS (JSONL of step scores) on PRMBench, as the paper does and beyond."""
+    bench = load_prmbench(data)
+    prediction_set = load_predictions(predictions, bench)
+    options = ScoringOptions(
+        threshold=threshold,
+        redundancy_threshold=threshold_redundancy,
+        allow_missing=allow_missing,
+        resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+        tune_on=None if tune_on is None else tune_split(tune_on, bench, seed=seed),
+        baselines=not no_baselines,
+    )
+    result = score_predictions(bench, prediction_set, options, name=name)
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        return
+    print_prmbench(result, Console())
+
+
+def _validation_report(bench: PRMBench) -> dict[str, object]:
+    return {
+        "data": bench.spec,
+        "records": bench.records,
+        "instances": len(bench.instances),
+        "categories": category_counts(bench.instances),
+        "data_issues": bench.data_issues(),
+    }
+
+
+@prm_group.command("validate")
+@data_option
+@click.option("--predictions", type=click.Path(path_type=Path),
+              help="Also check a predictions file against the data.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def validate_command(data: str, predictions: Path | None, as_json: bool) -> None:
+    """Check PRMBench data (and optionally predictions), listing the benchmark's known faults."""
+    bench = load_prmbench(data)
+    report = _validation_report(bench)
+    if predictions is not None:
+        prediction_set = load_predictions(predictions, bench)
+        missing = [i.id for i in bench.instances if i.id not in prediction_set.by_id]
+        report["predictions"] = {
+            "path": str(predictions),
+            "count": len(prediction_set.items),
+            "invalid": sum(not p.valid for p in prediction_set.items),
+            "missing": missing,
+        }
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        return
+    _print_validation(report, Console())
+
+
+def _print_validation(report: dict[str, object], console: Console) -> None:
+    table = Table(title=f"{report['data']}: {report['records']} records, {report['instances']} instances",
+                  title_justify="left")
+    for header in ("category", "group", "instances", "steps", "error steps"):
+        table.add_column(header, justify="left" if header in ("category", "group") else "right")
+    groups = {c.key: f"{c.abbreviation} · {c.group}" for c in CATEGORIES}
+    counts = report["categories"]
+    assert isinstance(counts, dict)
+    for key, row in counts.items():
+        table.add_row(key, groups.get(key, "synthetic all-correct"), str(row["instances"]), str(row["steps"]),
+                      str(row["error_steps"]))
+    console.print(table)
+    issues = report["data_issues"]
+    assert isinstance(issues, dict)
+    past = issues["error_steps_past_end"]
+    console.print(f"{past['count']} instances list error steps past their last step "
+                  "(those indices are ignored in scoring):", highlight=False)
+    for fault in past["instances"]:
+        console.print(f"  {fault['id']}: error_steps {fault['error_steps']} with {fault['steps']} steps "
+                      f"({fault['source']})", highlight=False)
+    duplicates = issues["duplicate_ids"]
+    console.print(f"{duplicates['count']} instance ids repeat (the first occurrence is used):",
+                  highlight=False)
+    for fault in duplicates["instances"]:
+        same = "same content" if fault["same_content"] else "different content"
+        console.print(f"  {fault['id']}: {', '.join(fault['sources'])} ({same})", highlight=False)
+    if "predictions" in report:
+        p = report["predictions"]
+        assert isinstance(p, dict)
+        console.print(f"predictions {p['path']}: {p['count']} lines, {p['invalid']} marked invalid, "
+                      f"{len(p['missing'])} instances without a prediction", highlight=False)
