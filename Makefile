@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python bench/metrics.py
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/prm_metrics.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
