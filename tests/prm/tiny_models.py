@@ -1,0 +1,85 @@
+"""Tiny PRMs built locally (random weights, two layers, a word-level tokenizer) in each family's shape.
+
+No weights can be downloaded in tests; these have the published models' architectures and the
+tokens each input format needs, so the scorers' formats and read positions can be checked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+import transformers
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+from surestep.prm.scorers.transformers_prm import reasoneval_class
+
+SPECIAL = ["<pad>", "<s>", "</s>", "[UNK]", "<extra_0>", "<|im_start|>", "<|im_end|>", "<|begin_of_text|>",
+           "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
+LLAMA3_TEMPLATE = (
+    "{{ '<|begin_of_text|>' }}{% for m in messages %}{{ '<|start_header_id|>' + m['role'] + "
+    "'<|end_header_id|>\n\n' + m['content'] + '<|eot_id|>' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
+)
+CHATML_TEMPLATE = (
+    "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+_WORDS = re.compile(r"\w+|[^\w\s]+")
+
+
+def tiny_tokenizer(texts: Iterable[str], chat_template: str | None = None) -> transformers.PreTrainedTokenizerFast:
+    """A word-level tokenizer over the words of ``texts`` plus each format's marks."""
+    words = {"+", "-", "ки", "Step", "Question", "Answer", ":", "Let", "'", "s", "think", "step", "by", ".",
+             "user", "assistant", "system", "Please", "reason", "and", "put", "your", "final", "answer",
+             "within", "\\", "boxed", "{}"}
+    for text in texts:
+        words.update(_WORDS.findall(text))
+    vocab = {token: i for i, token in enumerate([*SPECIAL, *sorted(words)])}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    core.add_special_tokens(SPECIAL)
+    core.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="[UNK]"
+    )
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
+    return tokenizer
+
+
+def _config_kwargs(vocab_size: int, context: int) -> dict[str, int]:
+    return {
+        "vocab_size": vocab_size,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": context,
+        "pad_token_id": 0,
+    }
+
+
+def build(family: str, directory: Path, texts: Iterable[str], *, context: int = 512, seed: int = 0) -> Path:
+    """Save a tiny model of the family to ``directory`` and its tokenizer to ``directory/tokenizer``."""
+    torch.manual_seed(seed)
+    template = {"rlhflow-prm": LLAMA3_TEMPLATE, "qwen-prm": CHATML_TEMPLATE}.get(family)
+    tokenizer = tiny_tokenizer(texts, template)
+    kwargs = _config_kwargs(len(tokenizer), context)
+    if family in ("math-shepherd", "rlhflow-prm"):
+        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**kwargs))
+    elif family == "qwen-prm":
+        model = transformers.Qwen2ForTokenClassification(transformers.Qwen2Config(num_labels=2, **kwargs))
+    elif family == "reasoneval":
+        config = transformers.MistralConfig(score_dimension=3, use_bias=False, **kwargs)
+        model = reasoneval_class(config)(config)
+    else:
+        raise ValueError(family)
+    model.save_pretrained(directory)
+    # Beside the model, transformers 5 would rebuild the tokenizer as the architecture's own
+    # class (Qwen2's byte-level BPE); kept apart, it loads as the word-level tokenizer it is.
+    tokenizer.save_pretrained(directory / "tokenizer")
+    return directory
