@@ -54,7 +54,7 @@ def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_cli
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data, or skip: the real benchmark files are not copied into the repo."""
     if not SHARED_DATA.is_dir():

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from surestep.prm.data import CATEGORIES, HUB_DATASET, PRMBench, category_counts, load_prmbench
 from surestep.prm.predictions import load_predictions
+from surestep.prm.scorers.registry import SCORERS, ScorerOptions
 from surestep.prm.scoring import ScoringOptions, score_predictions, tune_split
 from surestep.report.prm_tables import print_prmbench
+from surestep.runs.prm_run import PRMRunProgress, PRMRunRequest, run_prm
 
 data_option = click.option(
     "--data",
@@ -150,3 +153,84 @@ def _print_validation(report: dict[str, object], console: Console) -> None:
         assert isinstance(p, dict)
         console.print(f"predictions {p['path']}: {p['count']} lines, {p['invalid']} marked invalid, "
                       f"{len(p['missing'])} instances without a prediction", highlight=False)
+
+
+@prm_group.command("run")
+@click.option("--scorer", required=True, type=click.Choice(sorted(SCORERS)),
+              help="PRM family (see surestep prm scorers).")
+@click.option("--model", required=True, metavar="PATH_OR_HUB_ID", help="Model directory or Hub id.")
+@data_option
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run directory (resumable).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (bf16 on GPU).")
+@click.option("--batch-tokens", "batch_tokens", type=click.IntRange(min=1), default=16384, show_default=True,
+              help="Padded tokens per forward pass; instances are bucketed by length.")
+@click.option("--max-length", "max_length", type=click.IntRange(min=8),
+              help="Cut inputs at this many tokens (default: the model's context); cut steps are reported.")
+@click.option("--tokenizer", help="Tokenizer directory or id, when it is not beside the model.")
+@click.option("--trust-remote-code", is_flag=True, help="Allow model code shipped with the checkpoint.")
+@click.option("--limit", type=click.IntRange(min=1), help="Score only the first N records.")
+@click.option("--chunk", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Instances per commit to the run store.")
+@click.option("--threshold", type=float, default=0.5, show_default=True, help="Threshold for the table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the PRMBench scores as one JSON object.")
+def run_command(
+    scorer: str,
+    model: str,
+    data: str,
+    out: Path,
+    device: str,
+    batch_tokens: int,
+    max_length: int | None,
+    tokenizer: str | None,
+    trust_remote_code: bool,
+    limit: int | None,
+    chunk: int,
+    threshold: float,
+    as_json: bool,
+) -> None:
+    """Score PRMBench with a PRM into a resumable run directory, then print the PRMBench table."""
+    request = PRMRunRequest(
+        scorer=scorer,
+        model=model,
+        data=data,
+        out=out,
+        options=ScorerOptions(
+            device=device,
+            batch_tokens=batch_tokens,
+            max_length=max_length,
+            trust_remote_code=trust_remote_code,
+            tokenizer=tokenizer,
+        ),
+        limit=limit,
+        chunk=chunk,
+    )
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
+        TimeRemainingColumn(), console=console, transient=False,
+    ) as bar:
+        task = bar.add_task("prm", total=None, detail="")
+
+        def show(p: PRMRunProgress) -> None:
+            bar.update(task, total=p.total, completed=p.done,
+                       detail=f"{p.steps} steps, {p.invalid} invalid, {p.truncated_steps} truncated steps")
+
+        bench, predictions_path = run_prm(request, progress=show)
+    predictions = load_predictions(predictions_path, bench)
+    result = score_predictions(bench, predictions, ScoringOptions(threshold=threshold), name=f"{scorer}")
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+    else:
+        print_prmbench(result, Console())
+    console.print(f"predictions: {predictions_path}", highlight=False)
+
+
+@prm_group.command("scorers")
+def scorers_command() -> None:
+    """List the PRM scorers with the model ids they expect and their input formats."""
+    table = Table(title="PRM scorers", title_justify="left", show_lines=True)
+    for header in ("scorer", "models", "format", "extra"):
+        table.add_column(header)
+    for info in SCORERS.values():
+        table.add_row(info.name, "\n".join(info.models), info.description, info.extra)
+    Console().print(table)

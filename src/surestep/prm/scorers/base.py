@@ -46,7 +46,8 @@ class StepScores:
 class PRMScorer(Protocol):
     """Scores solutions step by step; ``score`` receives a batch and returns one result per item."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def score(self, items: Sequence[SolutionToScore]) -> list[StepScores]: ...
 

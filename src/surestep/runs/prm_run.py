@@ -1,0 +1,186 @@
+"""``surestep prm run``: score PRMBench with a PRM, chunk by chunk, into a resumable run directory.
+
+The directory holds ``manifest.json`` (scorer, model, data: what must not change on resume),
+``predictions.sqlite`` (one row per finished instance, committed chunk by chunk, WAL) and, at
+the end, ``predictions.jsonl`` in the format ``surestep prm score`` reads. A finished instance
+is never scored again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from surestep import __version__
+from surestep.errors import SurestepError
+from surestep.prm.data import PRMBench, PRMInstance, load_prmbench
+from surestep.prm.scorers.base import PRMScorer, SolutionToScore, StepScores
+from surestep.prm.scorers.registry import ScorerOptions, build_scorer
+from surestep.runs.store import write_json_atomic
+
+MANIFEST = "manifest.json"
+DATABASE = "predictions.sqlite"
+PREDICTIONS = "predictions.jsonl"
+IDENTITY_FIELDS = ("kind", "scorer", "model", "tokenizer", "data", "max_length")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS predictions (
+    id TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    steps INTEGER NOT NULL,
+    row TEXT NOT NULL,
+    seconds REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class PRMRunRequest:
+    scorer: str
+    model: str
+    data: str
+    out: Path
+    options: ScorerOptions
+    limit: int | None = None
+    chunk: int = 64
+
+
+@dataclass(frozen=True)
+class PRMRunProgress:
+    done: int
+    total: int
+    steps: int
+    invalid: int
+    truncated_steps: int
+
+
+class PredictionStore:
+    """The SQLite table of finished instances in a PRM run directory."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(directory / DATABASE)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def finished(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT id FROM predictions")}
+
+    def add(self, results: Sequence[tuple[int, int, StepScores]], seconds: float) -> None:
+        """Commit one chunk: (position in the data, number of steps, result) per instance."""
+        per_item = seconds / max(len(results), 1)
+        with self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO predictions (id, position, steps, row, seconds)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(r.id, pos, steps, json.dumps(r.to_json()), per_item) for pos, steps, r in results],
+            )
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        for (row,) in self._db.execute("SELECT row FROM predictions ORDER BY position"):
+            yield json.loads(row)
+
+    def totals(self) -> tuple[int, int, float]:
+        count, steps, seconds = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(steps), 0), COALESCE(SUM(seconds), 0) FROM predictions"
+        ).fetchone()
+        return int(count), int(steps), float(seconds)
+
+
+def _reconcile(directory: Path, new: dict[str, Any]) -> None:
+    path = directory / MANIFEST
+    if not path.exists():
+        if (directory / DATABASE).exists():
+            raise SurestepError(f"{directory}: predictions without a {MANIFEST}; use a new --out directory")
+        directory.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, new)
+        return
+    try:
+        existing = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SurestepError(f"{path}: unreadable manifest ({exc})") from None
+    changed = [name for name in IDENTITY_FIELDS if existing.get(name) != new.get(name)]
+    if changed:
+        lines = [
+            f"  {n}: run has {json.dumps(existing.get(n))}, now {json.dumps(new.get(n))}" for n in changed
+        ]
+        raise SurestepError(
+            f"{directory} was made with a different scorer setup; refusing to mix predictions.\n"
+            + "\n".join(lines)
+            + "\nUse a new --out directory, or the original settings to resume."
+        )
+
+
+def _write_jsonl_atomic(path: Path, rows: Iterator[dict[str, Any]]) -> int:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    count = 0
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                count += 1
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return count
+
+
+def run_prm(
+    request: PRMRunRequest,
+    *,
+    progress: Callable[[PRMRunProgress], None] | None = None,
+    scorer: PRMScorer | None = None,
+) -> tuple[PRMBench, Path]:
+    """Score every unfinished instance, committing each chunk; returns the data and predictions path."""
+    bench = load_prmbench(request.data, limit=request.limit)
+    manifest = {
+        "kind": "prm",
+        "scorer": request.scorer,
+        "model": request.model,
+        "tokenizer": request.options.tokenizer,
+        "data": request.data,
+        "max_length": request.options.max_length,
+        "surestep_version": __version__,
+    }
+    _reconcile(request.out, manifest)
+    store = PredictionStore(request.out)
+    try:
+        finished = store.finished()
+        todo = [(pos, i) for pos, i in enumerate(bench.instances) if i.id not in finished]
+        if todo and scorer is None:
+            scorer = build_scorer(request.scorer, request.model, request.options)
+        done, steps, _ = store.totals()
+        invalid = truncated = 0
+        total = len(bench.instances)
+        if progress:
+            progress(PRMRunProgress(done, total, steps, invalid, truncated))
+        for start in range(0, len(todo), request.chunk):
+            chunk: list[tuple[int, PRMInstance]] = todo[start : start + request.chunk]
+            assert scorer is not None
+            began = time.perf_counter()
+            results = scorer.score([SolutionToScore(i.id, i.question, i.steps) for _, i in chunk])
+            store.add(
+                [(pos, len(i.steps), r) for (pos, i), r in zip(chunk, results)], time.perf_counter() - began
+            )
+            done += len(chunk)
+            steps += sum(len(i.steps) for _, i in chunk)
+            invalid += sum(not r.valid for r in results)
+            truncated += sum(r.truncated_steps for r in results)
+            if progress:
+                progress(PRMRunProgress(done, total, steps, invalid, truncated))
+        path = request.out / PREDICTIONS
+        _write_jsonl_atomic(path, (row for row in store.rows() if row["id"] in bench.by_id))
+    finally:
+        store.close()
+    return bench, path

@@ -1,0 +1,113 @@
+"""``surestep prm run`` with a tiny local PRM: predictions, resume after SIGKILL, refused changes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("torch", reason="prm run needs torch (extra 'prm')")
+
+from tests.conftest import REPO_ROOT, run_cli
+from tests.prm.tiny_models import build
+
+
+@pytest.fixture(scope="module")
+def subset(shared_data):
+    return shared_data / "prmbench" / "subset400.jsonl"
+
+
+@pytest.fixture(scope="module")
+def tiny_shepherd(subset, tmp_path_factory):
+    texts = []
+    for line in subset.read_text().splitlines():
+        record = json.loads(line)
+        texts += [record["modified_question"], record["original_question"], *record["modified_process"],
+                  *record["original_process"]]
+    return build("math-shepherd", tmp_path_factory.mktemp("shepherd"), texts)
+
+
+def _args(model, subset, out, *extra):
+    return ("prm", "run", "--scorer", "math-shepherd", "--model", str(model), "--tokenizer",
+            str(model / "tokenizer"), "--data", str(subset), "--out", str(out), *extra)
+
+
+def _predictions(out):
+    return [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+
+
+def test_run_writes_predictions_and_prints_the_table(cli, tiny_shepherd, subset, tmp_path):
+    out = tmp_path / "run"
+    result = cli(*_args(tiny_shepherd, subset, out, "--limit", "30", "--chunk", "8", "--json"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert 0.0 <= report["overall"]["prmscore"] <= 1.0
+    assert report["data_issues"]["missing_predictions"]["count"] == 0
+    rows = _predictions(out)
+    assert len(rows) == len({r["id"] for r in rows}) >= 30
+    first = rows[0]
+    assert set(first) >= {"id", "step_scores", "truncated_steps"}
+    assert all(0.0 <= s <= 1.0 for r in rows for s in r["step_scores"])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scorer"] == "math-shepherd" and manifest["kind"] == "prm"
+
+    again = cli(*_args(tiny_shepherd, subset, out, "--limit", "30", "--chunk", "8", "--json"))
+    assert again.returncode == 0, again.stderr
+    assert _predictions(out) == rows  # nothing rescored, nothing lost
+
+    refused = cli("prm", "run", "--scorer", "qwen-prm", "--model", str(tiny_shepherd), "--data", str(subset),
+                  "--out", str(out), "--limit", "30")
+    assert refused.returncode == 2
+    assert "different scorer setup" in refused.stderr and "scorer: run has" in refused.stderr
+
+
+def test_a_killed_run_resumes_without_rescoring(tiny_shepherd, subset, tmp_path):
+    out = tmp_path / "killed"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "surestep", *_args(tiny_shepherd, subset, out, "--limit", "80", "--chunk", "1")],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    database = out / "predictions.sqlite"
+    deadline = time.monotonic() + 120
+    seen = 0
+    while time.monotonic() < deadline and child.poll() is None:
+        if database.exists():
+            try:
+                with sqlite3.connect(database) as db:
+                    seen = db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+            except sqlite3.OperationalError:
+                seen = 0
+            if seen >= 5:
+                break
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert seen >= 5, "the run never got going"
+    with sqlite3.connect(database) as db:
+        before = dict(db.execute("SELECT id, row FROM predictions").fetchall())
+    resumed = run_cli(*_args(tiny_shepherd, subset, out, "--limit", "80", "--chunk", "1"))
+    assert resumed.returncode == 0, resumed.stderr
+    with sqlite3.connect(database) as db:
+        after = dict(db.execute("SELECT id, row FROM predictions").fetchall())
+    assert {k: after[k] for k in before} == before  # finished instances were not scored again
+    fresh = tmp_path / "fresh"
+    assert run_cli(*_args(tiny_shepherd, subset, fresh, "--limit", "80", "--chunk", "1")).returncode == 0
+    resumed_rows, fresh_rows = _predictions(out), _predictions(fresh)
+    assert [r["id"] for r in resumed_rows] == [r["id"] for r in fresh_rows]
+    for a, b in zip(resumed_rows, fresh_rows):
+        assert a["step_scores"] == pytest.approx(b["step_scores"], abs=1e-5)
+
+
+def test_scorers_are_listed_with_their_models(cli):
+    result = cli("prm", "scorers")
+    assert result.returncode == 0, result.stderr
+    for text in ("math-shepherd", "peiyi9979/math-shepherd-mistral-7b-prm", "qwen-prm",
+                 "Qwen/Qwen2.5-Math-PRM-7B", "rlhflow-prm", "reasoneval", "GAIR/ReasonEval-7B"):
+        assert text in result.stdout, text
