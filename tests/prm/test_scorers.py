@@ -66,14 +66,15 @@ def test_one_read_position_per_step_at_the_right_token(scorer):
 
 
 def _expected(scorer, item):
-    """The scores computed by hand from one unbatched forward pass at the claimed positions."""
+    """The scores computed by hand from one unbatched full-model forward pass at the claimed positions."""
     encoded = scorer.encode(item)
     ids = torch.tensor([encoded.input_ids])
     with torch.no_grad():
+        if scorer.name in ("math-shepherd", "rlhflow-prm"):
+            logits = scorer.model(input_ids=ids).logits[0, encoded.read_positions].float()
+            good, bad = logits[:, scorer.good_id], logits[:, scorer.bad_id]
+            return torch.exp(good) / (torch.exp(good) + torch.exp(bad)), None
         out = scorer.forward(ids, torch.ones_like(ids))[0, encoded.read_positions].float()
-    if scorer.name in ("math-shepherd", "rlhflow-prm"):
-        good, bad = scorer.good_id, scorer.bad_id
-        return torch.exp(out[:, good]) / (torch.exp(out[:, good]) + torch.exp(out[:, bad])), None
     if scorer.name == "qwen-prm":
         return out.softmax(-1)[:, 1], None
     p = out.softmax(-1)

@@ -162,12 +162,30 @@ class TransformersScorer:
         return [r for r in results if r is not None]
 
 
-def _binary_probability(outputs: torch.Tensor, good: int, bad: int) -> torch.Tensor:
-    """p(good) from the softmax over the two label tokens' logits."""
-    return outputs[:, [good, bad]].softmax(dim=-1)[:, 0]
+class LabelTokenScorer(TransformersScorer):
+    """Causal LMs read as PRMs: p(good) from the softmax over two label tokens' logits.
+
+    Only the read positions' hidden states go through the output layer, and only for the two
+    label tokens: the full-vocabulary logits of every position are never built.
+    """
+
+    good_id: int
+    bad_id: int
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        body = self.model.base_model
+        return body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # type: ignore[no-any-return]
+
+    def read_scores(self, outputs: torch.Tensor) -> tuple[torch.Tensor, None]:
+        head = self.model.get_output_embeddings()
+        rows = [self.good_id, self.bad_id]
+        logits = outputs @ head.weight[rows].float().T
+        if getattr(head, "bias", None) is not None:
+            logits = logits + head.bias[rows].float()
+        return logits.softmax(dim=-1)[:, 0], None
 
 
-class MathShepherd(TransformersScorer):
+class MathShepherd(LabelTokenScorer):
     name = "math-shepherd"
     models = ("peiyi9979/math-shepherd-mistral-7b-prm",)
     description = (
@@ -189,9 +207,6 @@ class MathShepherd(TransformersScorer):
         )
         ids = self.tokenizer.encode(f"{item.question} {steps}")
         return self.positions_of(ids, self.tag_id, len(item.steps), f"'{self.step_tag}' tags")
-
-    def read_scores(self, outputs: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return _binary_probability(outputs, self.good_id, self.bad_id), None
 
 
 class QwenPRM(TransformersScorer):
@@ -233,7 +248,7 @@ class QwenPRM(TransformersScorer):
         return outputs[:, :2].softmax(dim=-1)[:, 1], None
 
 
-class RLHFlowPRM(TransformersScorer):
+class RLHFlowPRM(LabelTokenScorer):
     name = "rlhflow-prm"
     models = ("RLHFlow/Llama3.1-8B-PRM-Mistral-Data", "RLHFlow/Llama3.1-8B-PRM-Deepseek-Data")
     description = (
@@ -260,9 +275,6 @@ class RLHFlowPRM(TransformersScorer):
         if any(p + 1 >= len(ids) or ids[p + 1] != self.good_id for p in positions):
             return Encoded(ids, [], "the chat template does not place each '+' right after its prompt")
         return Encoded(ids, positions)
-
-    def read_scores(self, outputs: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return _binary_probability(outputs, self.good_id, self.bad_id), None
 
 
 def _ids(encoded: Any) -> list[int]:
