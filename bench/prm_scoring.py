@@ -20,11 +20,11 @@ sys.path.insert(0, str(REPO))  # for the tiny-model builder the tests use
 
 import torch  # noqa: E402
 import transformers  # noqa: E402
+from tests.prm.tiny_models import tiny_tokenizer  # noqa: E402
 
 from surestep.prm.data import load_prmbench  # noqa: E402
 from surestep.prm.scorers.base import SolutionToScore  # noqa: E402
 from surestep.prm.scorers.transformers_prm import MathShepherd  # noqa: E402
-from tests.prm.tiny_models import tiny_tokenizer  # noqa: E402
 
 
 def build_model(directory: Path, texts: list[str], hidden: int, layers: int) -> int:
