@@ -142,10 +142,14 @@ def build_table(
     )
 
 
+def _cells(gold_ok: BoolArray, label: BoolArray) -> IntArray:
+    """Each step's confusion cell (TP, FP, TN or FN)."""
+    return np.where(gold_ok, np.where(label, TP, FN), np.where(label, FP, TN))
+
+
 def instance_counts(table: StepTable, label: BoolArray | None = None) -> FloatArray:
     """(instances, 4) confusion counts, from the table's labels or the given ones."""
-    label = table.label if label is None else label
-    code = np.where(table.gold_ok, np.where(label, TP, FN), np.where(label, FP, TN))
+    code = _cells(table.gold_ok, table.label if label is None else label)
     n = len(table.instances)
     flat = np.bincount(table.step_instance * 4 + code, minlength=n * 4)
     return flat.reshape(n, 4).astype(np.float64)
@@ -401,15 +405,9 @@ def tune_threshold(table: StepTable, tune: BoolArray) -> dict[str, Any]:
     in_tune = tune[table.step_instance]
     sweep = in_tune & ~table.by_redundancy
     fixed_steps = in_tune & table.by_redundancy
-    fixed = np.array(
-        [
-            np.sum(fixed_steps & table.gold_ok & table.label),
-            np.sum(fixed_steps & ~table.gold_ok & table.label),
-            np.sum(fixed_steps & ~table.gold_ok & ~table.label),
-            np.sum(fixed_steps & table.gold_ok & ~table.label),
-        ],
-        dtype=np.float64,
-    )
+    fixed = np.bincount(
+        _cells(table.gold_ok[fixed_steps], table.label[fixed_steps]), minlength=4
+    ).astype(np.float64)
     threshold, tune_score = best_threshold(table.score[sweep], table.gold_ok[sweep], fixed)
     relabelled = np.where(table.by_redundancy, table.label, table.score > threshold)
 

@@ -24,7 +24,7 @@ from surestep.data.prompts import PromptTemplate
 from surestep.errors import SurestepError
 from surestep.grading import Grader, GradeRequest, GradingStats
 from surestep.models.base import Backend, GenerationError, GenerationRequest, SamplingParams
-from surestep.runs.store import RunStore
+from surestep.runs.store import RunStore, changed_fields_error
 
 SAMPLE = "sample"
 GREEDY = "greedy"
@@ -101,17 +101,12 @@ def reconcile_manifest(
     """The manifest to keep: refuses a changed model, sampling, prompt, seed or dataset."""
     if existing is None:
         return new
-    changed = [name for name in IDENTITY_FIELDS if existing.get(name) != new.get(name)]
-    if changed:
-        lines = [
-            f"  {name}: run has {json.dumps(existing.get(name))}, now {json.dumps(new.get(name))}"
-            for name in changed
-        ]
-        raise SurestepError(
-            f"{directory} was made with a different generation setup; refusing to mix draws.\n"
-            + "\n".join(lines)
-            + "\nUse a new --out directory, or the original settings to resume."
-        )
+    error = changed_fields_error(
+        existing, new, IDENTITY_FIELDS,
+        f"{directory} was made with a different generation setup; refusing to mix draws.",
+    )
+    if error is not None:
+        raise error
     kept = dict(existing)
     kept["n"] = max(int(existing.get("n", 0)), new["n"])
     kept["greedy"] = bool(existing.get("greedy")) or new["greedy"]

@@ -9,9 +9,6 @@ is never scored again.
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +20,8 @@ from surestep.errors import SurestepError
 from surestep.prm.data import PRMBench, PRMInstance, load_prmbench
 from surestep.prm.scorers.base import PRMScorer, SolutionToScore, StepScores
 from surestep.prm.scorers.registry import ScorerOptions, build_scorer
-from surestep.runs.store import write_json_atomic
+from surestep.runs.grading_job import write_jsonl_atomic
+from surestep.runs.store import changed_fields_error, connect_wal, write_json_atomic
 
 MANIFEST = "manifest.json"
 DATABASE = "predictions.sqlite"
@@ -65,9 +63,7 @@ class PredictionStore:
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(directory / DATABASE)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = connect_wal(directory / DATABASE)
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -109,31 +105,12 @@ def _reconcile(directory: Path, new: dict[str, Any]) -> None:
         existing = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise SurestepError(f"{path}: unreadable manifest ({exc})") from None
-    changed = [name for name in IDENTITY_FIELDS if existing.get(name) != new.get(name)]
-    if changed:
-        lines = [
-            f"  {n}: run has {json.dumps(existing.get(n))}, now {json.dumps(new.get(n))}" for n in changed
-        ]
-        raise SurestepError(
-            f"{directory} was made with a different scorer setup; refusing to mix predictions.\n"
-            + "\n".join(lines)
-            + "\nUse a new --out directory, or the original settings to resume."
-        )
-
-
-def _write_jsonl_atomic(path: Path, rows: Iterator[dict[str, Any]]) -> int:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    count = 0
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            for row in rows:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-                count += 1
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return count
+    error = changed_fields_error(
+        existing, new, IDENTITY_FIELDS,
+        f"{directory} was made with a different scorer setup; refusing to mix predictions.",
+    )
+    if error is not None:
+        raise error
 
 
 def run_prm(
@@ -180,7 +157,7 @@ def run_prm(
             if progress:
                 progress(PRMRunProgress(done, total, steps, invalid, truncated))
         path = request.out / PREDICTIONS
-        _write_jsonl_atomic(path, (row for row in store.rows() if row["id"] in bench.by_id))
+        write_jsonl_atomic(path, (row for row in store.rows() if row["id"] in bench.by_id))
     finally:
         store.close()
     return bench, path

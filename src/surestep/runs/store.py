@@ -104,6 +104,27 @@ def draw_rows(
     ]
 
 
+def connect_wal(path: Path, **options: Any) -> sqlite3.Connection:
+    """A SQLite connection in WAL mode, durable across process crashes, readable while written."""
+    db: sqlite3.Connection = sqlite3.connect(path, **options)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+    return db
+
+
+def changed_fields_error(
+    existing: Mapping[str, Any], new: Mapping[str, Any], fields: Sequence[str], headline: str
+) -> SurestepError | None:
+    """The refusal to resume a run whose identifying fields changed (each listed), or None."""
+    changed = [name for name in fields if existing.get(name) != new.get(name)]
+    if not changed:
+        return None
+    lines = [f"  {n}: run has {json.dumps(existing.get(n))}, now {json.dumps(new.get(n))}" for n in changed]
+    return SurestepError(
+        "\n".join([headline, *lines, "Use a new --out directory, or the original settings to resume."])
+    )
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -126,9 +147,7 @@ class RunStore:
             if not create:
                 raise SurestepError(f"{self.directory}: not a surestep run directory (no {DATABASE})")
             self.directory.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+        self._db = connect_wal(path, timeout=30.0, isolation_level=None)
         self._db.executescript(_SCHEMA)
         self.write_seconds = 0.0
 

@@ -135,7 +135,7 @@ class TransformersScorer:
                 width = max(lengths[b] for b in bucket)
                 ids = torch.full((len(members), width), pad, dtype=torch.long)
                 mask = torch.zeros((len(members), width), dtype=torch.long)
-                rows, cols = [], []
+                rows, cols, kept_counts = [], [], []
                 for row, index in enumerate(members):
                     seq = encoded[index].input_ids[: self.max_length]
                     ids[row, : len(seq)] = torch.tensor(seq)
@@ -143,14 +143,14 @@ class TransformersScorer:
                     kept = [p for p in encoded[index].read_positions if p < len(seq)]
                     rows += [row] * len(kept)
                     cols += kept
+                    kept_counts.append(len(kept))
                 outputs = self.forward(ids.to(self.device), mask.to(self.device))
                 picked = outputs[torch.tensor(rows), torch.tensor(cols)].float()
                 validity, redundancy = self.read_scores(picked)
                 validity_list = validity.cpu().tolist()
                 redundancy_list = None if redundancy is None else redundancy.cpu().tolist()
                 start = 0
-                for row, index in enumerate(members):
-                    n = rows.count(row)
+                for index, n in zip(members, kept_counts):
                     steps = len(items[index].steps)
                     results[index] = StepScores(
                         items[index].id,
