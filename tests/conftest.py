@@ -62,18 +62,21 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-class FaultServer:
-    """The fault-injecting OpenAI-compatible server, running as its own process on 127.0.0.1."""
+class ServerProcess:
+    """A test server module (``python -m MODULE ARGS``) running as its own process on 127.0.0.1.
 
-    def __init__(self, *args: str) -> None:
+    The module prints its port (alone or as ``PORT <n>``) on the first line of stdout.
+    """
+
+    def __init__(self, module: str, *args: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.models.fault_server", *args],
+            [sys.executable, "-m", module, *args],
             stdout=subprocess.PIPE,
             text=True,
             cwd=REPO_ROOT,
         )
         assert self.process.stdout is not None
-        self.port = int(self.process.stdout.readline().split()[1])
+        self.port = int(self.process.stdout.readline().split()[-1])
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
 
     def stats(self) -> dict[str, Any]:
@@ -87,18 +90,26 @@ class FaultServer:
 
 
 @pytest.fixture
-def fault_server() -> Iterable[Callable[..., FaultServer]]:
-    """Factory: start a server with the given command-line options; all are killed afterwards."""
-    servers: list[FaultServer] = []
+def fault_server() -> Iterable[Callable[..., ServerProcess]]:
+    """Factory: start a fault server with the given command-line options; all are killed afterwards."""
+    servers: list[ServerProcess] = []
 
-    def start(*args: str) -> FaultServer:
-        server = FaultServer(*args)
+    def start(*args: str) -> ServerProcess:
+        server = ServerProcess("tests.models.fault_server", *args)
         servers.append(server)
         return server
 
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def critic_server() -> Iterable[ServerProcess]:
+    """The scripted LLM-critic server of tests/prm/critic_server.py."""
+    server = ServerProcess("tests.prm.critic_server")
+    yield server
+    server.stop()
 
 
 DEMO_PROBLEMS = REPO_ROOT / "src" / "surestep" / "data" / "demo.jsonl"

@@ -109,5 +109,26 @@ def test_scorers_are_listed_with_their_models(cli):
     result = cli("prm", "scorers")
     assert result.returncode == 0, result.stderr
     for text in ("math-shepherd", "peiyi9979/math-shepherd-mistral-7b-prm", "qwen-prm",
-                 "Qwen/Qwen2.5-Math-PRM-7B", "rlhflow-prm", "reasoneval", "GAIR/ReasonEval-7B"):
+                 "Qwen/Qwen2.5-Math-PRM-7B", "rlhflow-prm", "reasoneval", "GAIR/ReasonEval-7B", "skywork-prm",
+                 "Skywork/Skywork-o1-Open-PRM-Qwen-2.5-1.5B", "llemma-prm", "mathminos", "pure-prm",
+                 "jinachris/PURE-PRM-7B", "critic"):
         assert text in result.stdout, text
+
+
+def test_skywork_reward_differences_from_the_cli(cli, small_prmbench, tmp_path):
+    data, _ = small_prmbench
+    texts = [s for r in map(json.loads, data.read_text().splitlines())
+             for s in (r["question"], *r["original_process"], *r["modified_process"])]
+    model = build("skywork-prm", tmp_path / "skywork", texts)
+    base = ("prm", "run", "--scorer", "skywork-prm", "--model", str(model), "--tokenizer", str(model / "tokenizer"),
+            "--data", str(data))
+    plain = cli(*base, "--out", str(tmp_path / "plain"), "--json")
+    differences = cli(*base, "--out", str(tmp_path / "diff"), "--reward-differences", "--json")
+    assert plain.returncode == 0 and differences.returncode == 0, plain.stderr + differences.stderr
+    rewards, scores = _predictions(tmp_path / "plain"), _predictions(tmp_path / "diff")
+    for a, b in zip(rewards, scores):
+        expected = [a["step_scores"][0], *(y - x for x, y in zip(a["step_scores"], a["step_scores"][1:]))]
+        assert b["step_scores"] == pytest.approx(expected, abs=1e-6)
+    assert json.loads(differences.stdout)["threshold"]["validity"] == -0.05
+    refused = cli(*base, "--out", str(tmp_path / "diff"))
+    assert refused.returncode == 2 and "reward_differences: run has true, now false" in refused.stderr

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 torch = pytest.importorskip("torch", reason="the PRM scorers need torch (extra 'prm')")
+
+import safetensors.torch  # noqa: E402
 
 from surestep.prm.scorers.base import SolutionToScore, length_buckets  # noqa: E402
 from surestep.prm.scorers.transformers_prm import (  # noqa: E402
@@ -34,6 +38,10 @@ def scorer(request, tmp_path_factory):
     return TRANSFORMERS_SCORERS[family](str(directory), batch_tokens=4096, tokenizer=str(directory / "tokenizer"))
 
 
+# the token each of these families reads at, right after each step's last word
+SEPARATOR_TOKENS = {"skywork-prm": "\n", "pure-prm": "\n\n", "mathminos": "и", "llemma-prm": "\n\n"}
+
+
 def _tokens(scorer, ids, positions):
     return scorer.tokenizer.convert_ids_to_tokens([ids[p] for p in positions])
 
@@ -52,15 +60,18 @@ def test_one_read_position_per_step_at_the_right_token(scorer):
             assert tokens == ["<extra_0>"] * len(item.steps)
             assert _tokens(scorer, encoded.input_ids, [p - 1 for p in encoded.read_positions]) == last_words
         elif scorer.name == "rlhflow-prm":
-            # the output at the end of each assistant header predicts that turn's '+'
-            assert tokens == ["<|end_header_id|>"] * len(item.steps)
+            # the output at the end of each assistant header ('...<|end_header_id|>\n\n') predicts '+'
+            assert tokens == ["\n\n"] * len(item.steps)
             assert _tokens(scorer, encoded.input_ids, [p + 1 for p in encoded.read_positions]) == ["+"] * len(
                 item.steps
             )
-            headers = _tokens(scorer, encoded.input_ids, [p - 1 for p in encoded.read_positions])
+            headers = _tokens(scorer, encoded.input_ids, [p - 2 for p in encoded.read_positions])
             assert headers == ["assistant"] * len(item.steps)
         elif scorer.name == "reasoneval":
             assert tokens == last_words
+        elif scorer.name in SEPARATOR_TOKENS:
+            assert tokens == [SEPARATOR_TOKENS[scorer.name]] * len(item.steps)
+            assert _tokens(scorer, encoded.input_ids, [p - 1 for p in encoded.read_positions]) == last_words
         else:
             pytest.fail(f"no position check for {scorer.name}")
 
@@ -69,13 +80,20 @@ def _expected(scorer, item):
     """The scores computed by hand from one unbatched full-model forward pass at the claimed positions."""
     encoded = scorer.encode(item)
     ids = torch.tensor([encoded.input_ids])
+    at = encoded.read_positions
     with torch.no_grad():
         if scorer.name in ("math-shepherd", "rlhflow-prm"):
-            logits = scorer.model(input_ids=ids).logits[0, encoded.read_positions].float()
+            logits = scorer.model(input_ids=ids).logits[0, at].float()
             good, bad = logits[:, scorer.good_id], logits[:, scorer.bad_id]
             return torch.exp(good) / (torch.exp(good) + torch.exp(bad)), None
-        out = scorer.forward(ids, torch.ones_like(ids))[0, encoded.read_positions].float()
-    if scorer.name == "qwen-prm":
+        if scorer.name == "llemma-prm":  # the whole vocabulary's logits, averaged
+            return scorer.model(input_ids=ids).logits[0, at].float().mean(-1).sigmoid(), None
+        if scorer.name == "skywork-prm":  # the value head over every position
+            return scorer.model(input_ids=ids, attention_mask=torch.ones_like(ids))[0, at, 0].sigmoid(), None
+        if scorer.name == "mathminos":
+            return scorer.model(input_ids=ids).logits[0, at, 0].sigmoid(), None
+        out = scorer.forward(ids, torch.ones_like(ids))[0, at].float()
+    if scorer.name in ("qwen-prm", "pure-prm"):
         return out.softmax(-1)[:, 1], None
     p = out.softmax(-1)
     return p[:, 1] + p[:, 2], p[:, 1]
@@ -126,6 +144,40 @@ def test_a_step_containing_the_separator_is_reported_not_misread(tmp_path):
     (result,) = scorer.score([bad])
     assert not result.valid
     assert result.error == "found 3 '<extra_0>' separators for 2 steps"
+
+
+def test_skywork_value_head_is_loaded_from_the_checkpoint_and_differences_are_optional(tmp_path):
+    directory = build("skywork-prm", tmp_path / "s", TEXTS)
+    saved = safetensors.torch.load_file(directory / "model.safetensors")
+    options = {"tokenizer": str(directory / "tokenizer")}
+    plain = TRANSFORMERS_SCORERS["skywork-prm"](str(directory), **options)
+    assert torch.equal(plain.model.head.weight, saved["v_head.summary.weight"])
+    assert torch.equal(plain.model.head.bias, saved["v_head.summary.bias"])
+    differences = TRANSFORMERS_SCORERS["skywork-prm"](str(directory), reward_differences=True, **options)
+    rewards = plain.score([ITEMS[1]])[0].step_scores
+    scores = differences.score([ITEMS[1]])[0].step_scores
+    assert scores == pytest.approx([rewards[0], *(b - a for a, b in itertools.pairwise(rewards))], abs=1e-6)
+
+
+def test_reasoneval_score_head_is_loaded_from_the_checkpoint(tmp_path):
+    directory = build("reasoneval", tmp_path / "r", TEXTS)
+    saved = safetensors.torch.load_file(directory / "model.safetensors")
+    scorer = TRANSFORMERS_SCORERS["reasoneval"](str(directory), tokenizer=str(directory / "tokenizer"))
+    assert torch.equal(scorer.model.head.weight, saved["score_head.weight"])
+
+
+def test_llemma_reads_the_first_of_two_line_break_tokens(tmp_path):
+    """SentencePiece makes a blank line two tokens; the score is read at the first of them."""
+    directory = build("llemma-prm", tmp_path / "l", TEXTS, blank_line_token=False)
+    scorer = TRANSFORMERS_SCORERS["llemma-prm"](str(directory), tokenizer=str(directory / "tokenizer"))
+    for item, last_words in zip(ITEMS, LAST_WORDS):
+        encoded = scorer.encode(item)
+        positions = encoded.read_positions
+        assert _tokens(scorer, encoded.input_ids, positions) == ["\n"] * len(item.steps)
+        assert _tokens(scorer, encoded.input_ids, [p + 1 for p in positions]) == ["\n"] * len(item.steps)
+        assert _tokens(scorer, encoded.input_ids, [p - 1 for p in positions]) == last_words
+    (result,) = scorer.score([ITEMS[0]])
+    assert result.step_scores == pytest.approx(_expected(scorer, ITEMS[0])[0].tolist(), abs=1e-5)
 
 
 def test_length_buckets_respect_the_budget():

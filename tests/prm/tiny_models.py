@@ -10,9 +10,10 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+import safetensors.torch
 import torch
 import transformers
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers, processors
 
 from surestep.prm.scorers.transformers_prm import reasoneval_class
 
@@ -30,17 +31,26 @@ CHATML_TEMPLATE = (
 _WORDS = re.compile(r"\w+|[^\w\s]+")
 
 
-def tiny_tokenizer(texts: Iterable[str], chat_template: str | None = None) -> transformers.PreTrainedTokenizerFast:
-    """A word-level tokenizer over the words of ``texts`` plus each format's marks."""
+def tiny_tokenizer(
+    texts: Iterable[str], chat_template: str | None = None, *, blank_line_token: bool = True
+) -> transformers.PreTrainedTokenizerFast:
+    """A word-level tokenizer over the words of ``texts`` plus each format's marks.
+
+    ``blank_line_token=False`` makes a blank line two '\\n' tokens, as SentencePiece (Llama 2,
+    Llemma) tokenizes it.
+    """
     words = {"+", "-", "ки", "Step", "Question", "Answer", ":", "Let", "'", "s", "think", "step", "by", ".",
              "user", "assistant", "system", "Please", "reason", "and", "put", "your", "final", "answer",
-             "within", "\\", "boxed", "{}"}
+             "within", "\\", "boxed", "{}", "и", "Human", "Assistant", "#", "Solution"}
     for text in texts:
         words.update(_WORDS.findall(text))
     vocab = {token: i for i, token in enumerate([*SPECIAL, *sorted(words)])}
     core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     core.pre_tokenizer = pre_tokenizers.Whitespace()
     core.add_special_tokens(SPECIAL)
+    # line breaks are tokens (the whitespace pre-tokenizer would drop them); a blank line is one
+    breaks = ["\n\n", "\n"] if blank_line_token else ["\n"]
+    core.add_tokens([AddedToken(b, normalized=False) for b in breaks])
     core.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
     tokenizer = transformers.PreTrainedTokenizerFast(
         tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="[UNK]"
@@ -63,16 +73,39 @@ def _config_kwargs(vocab_size: int, context: int) -> dict[str, int]:
     }
 
 
-def build(family: str, directory: Path, texts: Iterable[str], *, context: int = 512, seed: int = 0) -> Path:
+def build(
+    family: str,
+    directory: Path,
+    texts: Iterable[str],
+    *,
+    context: int = 512,
+    seed: int = 0,
+    blank_line_token: bool = True,
+) -> Path:
     """Save a tiny model of the family to ``directory`` and its tokenizer to ``directory/tokenizer``."""
     torch.manual_seed(seed)
     template = {"rlhflow-prm": LLAMA3_TEMPLATE, "qwen-prm": CHATML_TEMPLATE}.get(family)
-    tokenizer = tiny_tokenizer(texts, template)
+    tokenizer = tiny_tokenizer(texts, template, blank_line_token=blank_line_token)
     kwargs = _config_kwargs(len(tokenizer), context)
     if family in ("math-shepherd", "rlhflow-prm"):
         model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**kwargs))
-    elif family == "qwen-prm":
+    elif family in ("qwen-prm", "pure-prm"):
         model = transformers.Qwen2ForTokenClassification(transformers.Qwen2Config(num_labels=2, **kwargs))
+    elif family == "llemma-prm":
+        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**kwargs))
+    elif family == "mathminos":
+        model = transformers.MistralForTokenClassification(transformers.MistralConfig(num_labels=1, **kwargs))
+    elif family == "skywork-prm":
+        # as published: a Qwen2 causal LM's weights plus TRL's value head, in one file
+        model = transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**kwargs))
+        model.save_pretrained(directory)
+        weights = directory / "model.safetensors"
+        tensors = safetensors.torch.load_file(weights)
+        tensors["v_head.summary.weight"] = torch.randn(1, kwargs["hidden_size"])
+        tensors["v_head.summary.bias"] = torch.randn(1)
+        safetensors.torch.save_file(tensors, weights, metadata={"format": "pt"})
+        tokenizer.save_pretrained(directory / "tokenizer")
+        return directory
     elif family == "reasoneval":
         config = transformers.MistralConfig(score_dimension=3, use_bias=False, **kwargs)
         model = reasoneval_class(config)(config)

@@ -158,7 +158,8 @@ def _print_validation(report: dict[str, object], console: Console) -> None:
 @prm_group.command("run")
 @click.option("--scorer", required=True, type=click.Choice(sorted(SCORERS)),
               help="PRM family (see surestep prm scorers).")
-@click.option("--model", required=True, metavar="PATH_OR_HUB_ID", help="Model directory or Hub id.")
+@click.option("--model", required=True, metavar="PATH_OR_HUB_ID",
+              help="Model directory or Hub id (critic: the model name the server serves).")
 @data_option
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run directory (resumable).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (bf16 on GPU).")
@@ -168,10 +169,22 @@ def _print_validation(report: dict[str, object], console: Console) -> None:
               help="Cut inputs at this many tokens (default: the model's context); cut steps are reported.")
 @click.option("--tokenizer", help="Tokenizer directory or id, when it is not beside the model.")
 @click.option("--trust-remote-code", is_flag=True, help="Allow model code shipped with the checkpoint.")
+@click.option("--reward-differences", "reward_differences", is_flag=True,
+              help="skywork-prm: score steps by reward differences (as PRMBench labels them).")
+@click.option("--base-url", "base_url", metavar="URL", help="critic: OpenAI-compatible server, e.g. http://host:8000/v1.")
+@click.option("--api-key-env", "api_key_env", default="OPENAI_API_KEY", show_default=True,
+              help="critic: environment variable holding the API key.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True,
+              help="critic: requests in flight.")
+@click.option("--max-tokens", "max_tokens", type=click.IntRange(min=1), default=2048, show_default=True,
+              help="critic: longest reply.")
+@click.option("--few-shot", "few_shot", type=click.Path(path_type=Path), metavar="JSONL",
+              help="critic: worked examples (question, steps, validity, redundancy) to show first.")
 @click.option("--limit", type=click.IntRange(min=1), help="Score only the first N records.")
 @click.option("--chunk", type=click.IntRange(min=1), default=64, show_default=True,
               help="Instances per commit to the run store.")
-@click.option("--threshold", type=float, default=0.5, show_default=True, help="Threshold for the table.")
+@click.option("--threshold", type=float,
+              help="Threshold for the table [default: 0.5; -0.05 with --reward-differences, as PRMBench].")
 @click.option("--json", "as_json", is_flag=True, help="Print the PRMBench scores as one JSON object.")
 def run_command(
     scorer: str,
@@ -183,9 +196,15 @@ def run_command(
     max_length: int | None,
     tokenizer: str | None,
     trust_remote_code: bool,
+    reward_differences: bool,
+    base_url: str | None,
+    api_key_env: str,
+    concurrency: int,
+    max_tokens: int,
+    few_shot: Path | None,
     limit: int | None,
     chunk: int,
-    threshold: float,
+    threshold: float | None,
     as_json: bool,
 ) -> None:
     """Score PRMBench with a PRM into a resumable run directory, then print the PRMBench table."""
@@ -200,6 +219,12 @@ def run_command(
             max_length=max_length,
             trust_remote_code=trust_remote_code,
             tokenizer=tokenizer,
+            reward_differences=reward_differences,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+            max_tokens=max_tokens,
+            few_shot=few_shot,
         ),
         limit=limit,
         chunk=chunk,
@@ -217,6 +242,8 @@ def run_command(
 
         bench, predictions_path = run_prm(request, progress=show)
     predictions = load_predictions(predictions_path, bench)
+    if threshold is None:
+        threshold = -0.05 if reward_differences else 0.5
     result = score_predictions(bench, predictions, ScoringOptions(threshold=threshold), name=f"{scorer}")
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")

@@ -26,7 +26,11 @@ from surestep.runs.store import changed_fields_error, connect_wal, write_json_at
 MANIFEST = "manifest.json"
 DATABASE = "predictions.sqlite"
 PREDICTIONS = "predictions.jsonl"
-IDENTITY_FIELDS = ("kind", "scorer", "model", "tokenizer", "data", "max_length")
+IDENTITY_FIELDS = (
+    "kind", "scorer", "model", "data",
+    "tokenizer", "max_length", "reward_differences",  # transformers families
+    "few_shot", "max_tokens",  # critic
+)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
     id TEXT PRIMARY KEY,
@@ -125,9 +129,8 @@ def run_prm(
         "kind": "prm",
         "scorer": request.scorer,
         "model": request.model,
-        "tokenizer": request.options.tokenizer,
         "data": request.data,
-        "max_length": request.options.max_length,
+        **request.options.identity(request.scorer),
         "surestep_version": __version__,
     }
     _reconcile(request.out, manifest)
