@@ -9,6 +9,7 @@ import click
 from surestep import __version__
 from surestep.cli.grade import grade_command
 from surestep.cli.prm import prm_group
+from surestep.cli.report import compare_command, report_command
 from surestep.cli.run import demo_command, export_command, generate_command, run_command
 from surestep.cli.score import score_command
 from surestep.errors import SurestepError
@@ -29,6 +30,8 @@ cli.add_command(generate_command)
 cli.add_command(export_command)
 cli.add_command(demo_command)
 cli.add_command(prm_group)
+cli.add_command(report_command)
+cli.add_command(compare_command)
 
 
 def main(argv: list[str] | None = None) -> None:

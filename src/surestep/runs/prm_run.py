@@ -130,6 +130,7 @@ def run_prm(
         "scorer": request.scorer,
         "model": request.model,
         "data": request.data,
+        "limit": request.limit,
         **request.options.identity(request.scorer),
         "surestep_version": __version__,
     }

@@ -1,0 +1,137 @@
+"""``surestep report`` (one self-contained HTML file for any mix of runs) and ``surestep compare``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from surestep.report.compare import Comparison, compare_runs
+from surestep.report.data import load_runs, load_stability_run
+from surestep.report.figures import write_figures
+from surestep.report.html import label, pct, render_report
+from surestep.runs.store import write_text_atomic
+
+
+def write_report(
+    directories: list[Path],
+    output: Path,
+    *,
+    figures: Path | None = None,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    title: str | None = None,
+) -> Path:
+    """Load the runs, write the HTML report atomically (and the static figures); returns its path."""
+    stability, prm = load_runs(directories, resamples=resamples, confidence=confidence, seed=seed)
+    page = render_report(
+        stability, prm, title=title or "surestep report: " + ", ".join(d.name for d in directories)
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(output, page)
+    if figures is not None:
+        write_figures(stability, prm, figures)
+    return output
+
+
+@click.command("report")
+@click.argument(
+    "run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="The HTML file to write.",
+)
+@click.option(
+    "--figures",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write every chart as PNG and SVG into this directory (needs matplotlib).",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for the intervals (0: none).",
+)
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--title", help="Page title.")
+def report_command(
+    run_dirs: tuple[Path, ...],
+    output: Path,
+    figures: Path | None,
+    resamples: int,
+    confidence: float,
+    seed: int,
+    title: str | None,
+) -> None:
+    """Write one self-contained HTML report for stability runs, PRM runs, or both."""
+    path = write_report(
+        list(run_dirs),
+        output,
+        figures=figures,
+        resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+        title=title,
+    )
+    click.echo(f"report: {path}", err=True)
+    if figures is not None:
+        click.echo(f"figures: {figures}", err=True)
+
+
+@click.command("compare")
+@click.argument("run_a", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("run_b", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--resamples", type=click.IntRange(min=100), default=2000, show_default=True)
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def compare_command(
+    run_a: Path, run_b: Path, resamples: int, confidence: float, seed: int, as_json: bool
+) -> None:
+    """Paired bootstrap of B − A for each headline figure over the problems both runs share."""
+    a = load_stability_run(run_a, resamples=0, seed=seed)
+    b = load_stability_run(run_b, resamples=0, seed=seed)
+    if a.name == b.name:
+        a, b = replace(a, name=str(run_a)), replace(b, name=str(run_b))
+    comparison = compare_runs(a, b, resamples=resamples, confidence=confidence, seed=seed)
+    if as_json:
+        sys.stdout.write(json.dumps(comparison.to_json(), indent=2) + "\n")
+    else:
+        print_comparison(comparison, Console())
+
+
+def print_comparison(comparison: Comparison, console: Console) -> None:
+    title = (
+        f"B − A  (A = {comparison.a}, B = {comparison.b}; {comparison.shared} shared problems; "
+        f"{100 * comparison.confidence:.0f}% paired bootstrap interval; percent points)"
+    )
+    table = Table(title=title, title_justify="left")
+    for header in ("metric", "A", "B", "B − A", "interval", "verdict"):
+        table.add_column(header, justify="left" if header in ("metric", "verdict") else "right")
+    for key, d in comparison.differences.items():
+        table.add_row(
+            label(key),
+            pct(d.a),
+            pct(d.b),
+            pct(d.delta),
+            f"{pct(d.interval.low)} … {pct(d.interval.high)}",
+            comparison.verdict(key) or "no clear difference",
+        )
+    console.print(table)
+    if comparison.only_a or comparison.only_b:
+        console.print(
+            f"left out: {comparison.only_a} problems only in A, {comparison.only_b} only in B", style="dim"
+        )

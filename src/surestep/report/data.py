@@ -1,0 +1,350 @@
+"""The data behind every chart and table of the report, read from run directories.
+
+Everything here is plain data (frozen dataclasses of numbers and text) so that the HTML page,
+the static figures and the tests all look at the same values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from surestep.data.draws import ProblemDraws, group_draws
+from surestep.errors import SurestepError
+from surestep.metrics import StabilityProtocol, g_pass_at_k, mg_pass_at_k, pass_at_k
+from surestep.metrics.dataset import GREEDY_KEY, drop_key, g_pass_key, mg_pass_key, pass_key
+from surestep.prm.data import CATEGORIES, PRMBench, load_prmbench
+from surestep.prm.predictions import load_predictions
+from surestep.prm.scoring import PRMBenchScore, ScoringOptions, score_predictions
+from surestep.runs.pipeline import SAMPLE, scored_draws
+from surestep.runs.prm_run import MANIFEST as PRM_MANIFEST
+from surestep.runs.prm_run import PREDICTIONS
+from surestep.runs.runner import open_run
+from surestep.runs.scoring import ScoreOptions, ScoreSheet, score_problems
+from surestep.runs.store import DATABASE
+
+HEADLINE_K = 16
+
+
+def headline_columns(k: int) -> list[str]:
+    """Greedy, G-Pass@k at 0.5 / 0.75 / 1.0, mG-Pass@k, Pass@k and the relative drop."""
+    return [
+        GREEDY_KEY,
+        g_pass_key(k, 0.5),
+        g_pass_key(k, 0.75),
+        g_pass_key(k, 1.0),
+        mg_pass_key(k),
+        pass_key(k),
+        drop_key(k),
+    ]
+
+
+# --- stability runs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Curve:
+    """G-Pass@k as a function of tau: the value for tau in ((m-1)/k, m/k] is ``values[m-1]``.
+
+    G-Pass@k is a step function of tau (only m = max(ceil(tau k), 1) matters), so k values
+    describe it exactly; tau = 0 counts as m = 1, which is Pass@k.
+    """
+
+    k: int
+    values: tuple[float, ...]
+
+    @property
+    def pass_at_k(self) -> float:
+        return self.values[0]
+
+    def at(self, tau: float) -> float:
+        m = max(int(np.ceil(round(tau * self.k, 9))), 1)
+        return self.values[m - 1]
+
+
+def g_pass_curve(n: int, correct_counts: Sequence[int], k: int) -> Curve:
+    """The dataset-mean G-Pass@k curve over tau for problems with these correct counts."""
+    c = np.asarray(correct_counts, dtype=np.int64)
+    taus = np.arange(1, k + 1) / k
+    values = g_pass_at_k(n, c[None, :], k, taus[:, None]).mean(axis=1)
+    return Curve(k, tuple(float(v) for v in values))
+
+
+@dataclass(frozen=True)
+class AnswerClass:
+    """Draws whose extracted answers agree (after whitespace is removed), with their grades."""
+
+    answer: str | None
+    count: int
+    correct: int
+    draws: tuple[int, ...]
+
+    @property
+    def verdict(self) -> str:
+        return "correct" if self.correct == self.count else "wrong" if self.correct == 0 else "mixed"
+
+
+def answer_classes(answers: Sequence[str | None], correct: Sequence[bool]) -> list[AnswerClass]:
+    """Group draws by extracted answer, largest class first (ties: first seen); None = no answer."""
+    groups: dict[str | None, list[int]] = {}
+    shown: dict[str | None, str | None] = {}
+    for index, answer in enumerate(answers):
+        key = None if answer is None else "".join(answer.split()) or None
+        groups.setdefault(key, []).append(index)
+        shown.setdefault(key, answer.strip() if answer is not None and key is not None else None)
+    classes = [
+        AnswerClass(shown[key], len(members), sum(bool(correct[i]) for i in members), tuple(members))
+        for key, members in groups.items()
+    ]
+    return sorted(classes, key=lambda c: -c.count)  # stable: first seen wins ties
+
+
+@dataclass(frozen=True)
+class ProblemView:
+    id: str
+    question: str
+    gold: str
+    subset: str | None
+    level: str | None
+    n: int
+    correct: int
+    greedy_correct: bool | None
+    classes: tuple[AnswerClass, ...]
+    texts: tuple[str, ...]  # by sample index
+
+
+@dataclass(frozen=True)
+class StabilityView:
+    """One stability run: its score sheet (with intervals), curves, subsets and problems."""
+
+    name: str
+    directory: Path
+    model: str
+    dataset: str
+    sheet: ScoreSheet
+    curves: tuple[Curve, ...]
+    subsets: dict[str, dict[str, dict[str, float]]]  # field -> label -> figures
+    subset_sizes: dict[str, dict[str, int]]
+    problems: tuple[ProblemView, ...]
+
+    @property
+    def greedy(self) -> float | None:
+        value = self.sheet.metrics.get(GREEDY_KEY)
+        return None if value is None else float(value)
+
+    @property
+    def headline_k(self) -> int:
+        return self.sheet.protocol.headline_k
+
+
+def _model_name(manifest: dict[str, Any]) -> str:
+    model = manifest.get("model")
+    if isinstance(model, dict):
+        return str(model.get("model") or model.get("backend") or "model")
+    return str(model or "model")
+
+
+def load_stability_run(
+    directory: Path, *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> StabilityView:
+    """Read a ``surestep run`` directory: every draw must be graded (``surestep grade`` first)."""
+    store, manifest = open_run(directory)
+    with store:
+        n = int(manifest["n"])
+        problems = group_draws(scored_draws(store, manifest, n), path=directory, n=n)
+        texts: dict[str, dict[int, str]] = {}
+        for draw in store.draws(manifest["configs"][SAMPLE], below=n):
+            texts.setdefault(draw.problem_id, {})[draw.draw_index] = draw.text
+        stored = {p.id: p for p, _ in store.problems()}
+    ks = tuple(k for k in sorted({*manifest.get("protocol", {}).get("ks", ()), 4, 8, 16}) if k <= n) or (n,)
+    headline = HEADLINE_K if n >= HEADLINE_K else max(ks)
+    protocol = StabilityProtocol(ks=ks, taus=(0.0, 0.25, 0.5, 0.75, 1.0), headline_k=headline, seed=seed)
+    options = ScoreOptions(
+        protocol=protocol, ci=resamples > 0, n_resamples=max(resamples, 10), confidence=confidence
+    )
+    sheet = score_problems(problems, options, path=directory, explicit_ks=True)
+    counts = [p.num_correct for p in problems]
+    curves = tuple(g_pass_curve(n, counts, k) for k in ks)
+    views = tuple(_problem_view(p, stored[p.problem_id], texts.get(p.problem_id, {}), n) for p in problems)
+    subsets, sizes = _subset_figures(problems, views, protocol)
+    return StabilityView(
+        name=directory.name,
+        directory=directory,
+        model=_model_name(manifest),
+        dataset=str(manifest.get("dataset", "")),
+        sheet=replace(sheet, headline=[k for k in headline_columns(headline) if k in sheet.metrics]),
+        curves=curves,
+        subsets=subsets,
+        subset_sizes=sizes,
+        problems=views,
+    )
+
+
+def _problem_view(problem: ProblemDraws, stored: Any, texts: dict[int, str], n: int) -> ProblemView:
+    answers = [d.answer for d in problem.samples]
+    correct = [d.correct for d in problem.samples]
+    return ProblemView(
+        id=problem.problem_id,
+        question=stored.question,
+        gold=stored.answer,
+        subset=stored.subset,
+        level=stored.level,
+        n=n,
+        correct=problem.num_correct,
+        greedy_correct=None if problem.greedy is None else problem.greedy.correct,
+        classes=tuple(answer_classes(answers, correct)),
+        texts=tuple(texts.get(d.sample_index, "") for d in problem.samples),
+    )
+
+
+def _subset_figures(
+    problems: Sequence[ProblemDraws], views: Sequence[ProblemView], protocol: StabilityProtocol
+) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, dict[str, int]]]:
+    """Headline figures per label of each grouping field the problems carry (subset, level)."""
+    k = protocol.headline_k
+    n = views[0].n if views else 1
+    c = np.array([p.num_correct for p in problems], dtype=np.int64)
+    greedy = [p.greedy.correct if p.greedy is not None else None for p in problems]
+    figures: dict[str, dict[str, dict[str, float]]] = {}
+    sizes: dict[str, dict[str, int]] = {}
+    for field in ("subset", "level"):
+        labels = [getattr(v, field) for v in views]
+        if all(label is None for label in labels) or len(set(labels)) < 2:
+            continue
+        figures[field], sizes[field] = {}, {}
+        for label in sorted({str(x) for x in labels}):
+            mask = np.array([str(x) == label for x in labels])
+            row = {
+                pass_key(k): float(pass_at_k(n, c[mask], k).mean()),
+                g_pass_key(k, 0.5): float(g_pass_at_k(n, c[mask], k, 0.5).mean()),
+                g_pass_key(k, 1.0): float(g_pass_at_k(n, c[mask], k, 1.0).mean()),
+                mg_pass_key(k): float(mg_pass_at_k(n, c[mask], k).mean()),
+            }
+            flags = [g for g, m in zip(greedy, mask) if m and g is not None]
+            if flags:
+                row[GREEDY_KEY] = float(np.mean(flags))
+            figures[field][label] = row
+            sizes[field][label] = int(mask.sum())
+    return figures, sizes
+
+
+# --- PRM runs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    id: str
+    category: str
+    question: str
+    steps: tuple[str, ...]
+    scores: tuple[float, ...]
+    error_steps: tuple[int, ...]  # 1-based
+    valid: bool
+    error: str | None
+
+
+@dataclass(frozen=True)
+class PRMView:
+    """One PRM run: the PRMBench score (with baselines) and every instance's step scores."""
+
+    name: str
+    directory: Path
+    scorer: str
+    model: str
+    score: PRMBenchScore
+    instances: tuple[InstanceView, ...]
+
+    def radar(self) -> dict[str, float]:
+        """PRMScore per category, in the paper's order (NaN where the category is absent)."""
+        rows = self.score.summary.rows
+        return {c.key: float(rows[c.key]["prmscore"]) if c.key in rows else float("nan") for c in CATEGORIES}
+
+    def positive_bias(self) -> dict[str, tuple[float, float]]:
+        """(accuracy on correct steps, accuracy on erroneous steps) per category."""
+        rows = self.score.summary.rows
+        return {
+            c.key: (float(rows[c.key]["correct_step_accuracy"]), float(rows[c.key]["error_step_accuracy"]))
+            for c in CATEGORIES
+            if c.key in rows
+        }
+
+    def error_positions(self) -> list[tuple[str, int, float]]:
+        rows = self.score.summary.error_positions
+        return [(str(r["position"]), int(r["steps"]), float(r["accuracy"])) for r in rows]
+
+
+def load_prm_run(directory: Path, *, threshold: float | None = None, resamples: int = 1000) -> PRMView:
+    """Read a ``surestep prm run`` directory (its manifest names the data and the scorer)."""
+    path = directory / PRM_MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SurestepError(f"{path}: unreadable manifest ({exc})") from None
+    predictions_path = directory / PREDICTIONS
+    if not predictions_path.exists():
+        raise SurestepError(f"{directory}: no {PREDICTIONS} yet (finish the run: surestep prm run ...)")
+    bench: PRMBench = load_prmbench(manifest["data"], limit=manifest.get("limit"))
+    predictions = load_predictions(predictions_path, bench)
+    if threshold is None:
+        threshold = -0.05 if manifest.get("reward_differences") else 0.5
+    options = ScoringOptions(threshold=threshold, resamples=resamples, allow_missing=True)
+    score = score_predictions(bench, predictions, options, name=directory.name)
+    instances = []
+    for instance in bench.instances:
+        prediction = predictions.by_id.get(instance.id)
+        if prediction is None:
+            continue
+        instances.append(
+            InstanceView(
+                id=instance.id,
+                category=instance.category,
+                question=instance.question,
+                steps=instance.steps,
+                scores=prediction.step_scores,
+                error_steps=tuple(instance.error_steps),
+                valid=prediction.valid,
+                error=prediction.error,
+            )
+        )
+    return PRMView(
+        directory.name,
+        directory,
+        str(manifest.get("scorer")),
+        str(manifest.get("model")),
+        score,
+        tuple(instances),
+    )
+
+
+# --- either ---------------------------------------------------------------------------------
+
+
+def run_kind(directory: Path) -> str:
+    """'stability' or 'prm', from what the directory holds."""
+    if (directory / DATABASE).exists():
+        return "stability"
+    manifest = directory / PRM_MANIFEST
+    if manifest.exists():
+        return "prm"
+    raise SurestepError(f"{directory}: not a surestep run directory (no {DATABASE} or {PRM_MANIFEST})")
+
+
+def load_runs(
+    directories: Sequence[Path], *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> tuple[list[StabilityView], list[PRMView]]:
+    stability, prm = [], []
+    names = Counter(d.name for d in directories)
+    for directory in directories:
+        if run_kind(directory) == "stability":
+            view = load_stability_run(directory, resamples=resamples, confidence=confidence, seed=seed)
+            stability.append(view if names[directory.name] == 1 else replace(view, name=str(directory)))
+        else:
+            prm_view = load_prm_run(directory, resamples=resamples)
+            prm.append(prm_view if names[directory.name] == 1 else replace(prm_view, name=str(directory)))
+    return stability, prm
