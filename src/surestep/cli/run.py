@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 
 from surestep.cli.common import parse_int_list
 from surestep.cli.grading_options import grading_config, grading_options
+from surestep.cli.report import write_report
 from surestep.cli.score import score_store
 from surestep.data.problems import FieldMap
 from surestep.data.prompts import PRESETS, load_template
@@ -302,7 +303,9 @@ def _grade_and_score(
             stats = grade_run(store, grader, manifest)
         click.echo(summary_line(stats), err=True)
         score_store(store, manifest, ks=ks, ci=ci, as_json=as_json)
+    report = write_report([out], out / "report.html", resamples=1000 if ci else 0)
     click.echo(f"run directory: {out}", err=True)
+    click.echo(f"report: {report}", err=True)
 
 
 @click.command("run")

@@ -26,7 +26,7 @@ LABELS = {GREEDY_KEY: "Greedy"}
 
 
 def label(key: str) -> str:
-    """'G-Pass@16_0.75' -> 'G-Pass@16 τ=0.75'; 'drop@16' -> 'Δ rel. drop@16'."""
+    """'G-Pass@16_0.75' -> 'G-Pass@16 τ=0.75', 'pass@16' -> 'Pass@16', 'relative_drop@16' -> 'Rel. drop@16'."""
     if key in LABELS:
         return LABELS[key]
     if key.startswith("pass@"):
