@@ -46,7 +46,7 @@ def pct(value: float | None, digits: int = 1) -> str:
 def _packed(data: Any) -> str:
     """gzip + base64 of compact JSON (inflated by the page's ``inflate``)."""
     raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return base64.b64encode(gzip.compress(raw, 6, mtime=0)).decode("ascii")
+    return base64.b64encode(gzip.compress(raw, 9, mtime=0)).decode("ascii")
 
 
 def _script_json(element_id: str, data: Any) -> str:
