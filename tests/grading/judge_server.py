@@ -14,32 +14,20 @@ import json
 import re
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.json_server import JSONHandler, serve
 
 PROMPT = re.compile(r"Reference answer:\n(.*?)\n\nCandidate's final answer:\n(.*?)\n\nReply", re.S)
 STATE = {"requests": 0, "auth": [], "seen": set()}
 LOCK = threading.Lock()
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
+class Handler(JSONHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         with LOCK:
             self._send(200, {"requests": STATE["requests"], "auth": STATE["auth"]})
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         prompt = body["messages"][-1]["content"]
         reference, candidate = PROMPT.search(prompt).groups()
@@ -63,9 +51,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print(server.server_address[1], flush=True)
-    server.serve_forever()
+    serve(Handler)
 
 
 if __name__ == "__main__":

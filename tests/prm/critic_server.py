@@ -19,7 +19,8 @@ import json
 import re
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.json_server import JSONHandler, serve
 
 STEPS = re.compile(r"Solution \((\d+) steps\)")
 STATE: dict = {"requests": 0, "last_messages": 0, "seen": set()}
@@ -32,25 +33,12 @@ def good_reply(steps: int) -> dict:
     return {"validity": validity, "redundancy": redundancy}
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
+class Handler(JSONHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         with LOCK:
             self._send(200, {"requests": STATE["requests"], "last_messages": STATE["last_messages"]})
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         prompt = body["messages"][-1]["content"]
         steps = int(STEPS.search(prompt).group(1))
@@ -80,9 +68,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print(server.server_address[1], flush=True)
-    server.serve_forever()
+    serve(Handler)
 
 
 if __name__ == "__main__":

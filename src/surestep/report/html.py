@@ -17,9 +17,9 @@ from html import escape
 from typing import Any
 
 from surestep import __version__
-from surestep.metrics.dataset import GREEDY_KEY, drop_key, g_pass_key, mg_pass_key, pass_key
+from surestep.metrics.dataset import GREEDY_KEY, g_pass_key, mg_pass_key
 from surestep.prm.data import CATEGORIES, GROUPS
-from surestep.report.data import PRMView, StabilityView
+from surestep.report.data import PRMView, StabilityView, headline_columns
 from surestep.report.svg import grouped_bars, line_chart, radar, step_curves
 
 LABELS = {GREEDY_KEY: "Greedy"}
@@ -59,15 +59,7 @@ def _script_json(element_id: str, data: Any) -> str:
 
 def stability_headline(runs: Sequence[StabilityView]) -> str:
     k = runs[0].headline_k
-    keys = [
-        GREEDY_KEY,
-        g_pass_key(k, 0.5),
-        g_pass_key(k, 0.75),
-        g_pass_key(k, 1.0),
-        mg_pass_key(k),
-        pass_key(k),
-        drop_key(k),
-    ]
+    keys = headline_columns(k)
     head = "".join(f"<th>{escape(label(key))}</th>" for key in keys)
     rows = []
     for run in runs:
