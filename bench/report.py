@@ -4,15 +4,21 @@ Run: python bench/report.py [--problems 500] [--n 64] [--chars 1200]
 Writes a run store directly (realistic draw texts of about --chars characters: worked steps with
 varied numbers, a boxed answer, ~35% wrong), then times in one process:
 - loading the run and computing every figure (1,000 bootstrap resamples);
-- rendering and writing the report (the goal: under 10 MB);
+- rendering and writing the report (the goal: under 10 MB), with the draw texts' size against a
+  baseline of the same texts as one gzip -9 + base64 blob (the encoding before bzip2 chunks);
 - opening it in headless chromium until the page's script has built every table (goal: < 5 s),
-  against a baseline of opening an empty HTML page with the same browser settings.
+  against a baseline of opening an empty HTML page with the same browser settings;
+- opening it at a link to one draw (#run=0&problem=...&draw=...), which decodes that draw's chunk.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import gzip
+import json
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +33,7 @@ from surestep.cli.report import write_report  # noqa: E402
 from surestep.data.problems import Problem  # noqa: E402
 from surestep.grading.records import GradeRecord  # noqa: E402
 from surestep.models.base import Completion  # noqa: E402
+from surestep.report.data import load_stability_run  # noqa: E402
 from surestep.runs.pipeline import GREEDY, SAMPLE  # noqa: E402
 from surestep.runs.store import RunStore  # noqa: E402
 
@@ -65,10 +72,10 @@ def build_run(directory: Path, problems: int, n: int, chars: int) -> None:
     store.close()
 
 
-def open_in_browser(browser: str, page: Path, profile: Path) -> tuple[float, str]:
+def open_in_browser(browser: str, page: Path, profile: Path, fragment: str = "") -> tuple[float, str]:
     started = time.perf_counter()
     result = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                             "--no-first-run", f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+                             "--no-first-run", f"--user-data-dir={profile}", "--dump-dom", page.as_uri() + fragment],
                             capture_output=True, text=True, timeout=300, check=False)
     return time.perf_counter() - started, result.stdout
 
@@ -91,6 +98,14 @@ def main() -> None:
         size = report.stat().st_size
         print(f"load + figures + render + write: {seconds:.2f} s; report {size / 1e6:.2f} MB "
               f"(goal < 10 MB: {'met' if size < 10e6 else 'MISSED'})")
+        html = report.read_text(encoding="utf-8")
+        chunks = re.findall(r'<script type="text/plain" id="texts-0-\d+">([^<]*)</script>', html)
+        packed = sum(len(c) for c in chunks)
+        view = load_stability_run(root / "run", resamples=0)
+        raw = json.dumps([list(p.texts) for p in view.problems], ensure_ascii=False, separators=(",", ":")).encode()
+        baseline = len(base64.b64encode(gzip.compress(raw, 9, mtime=0)))
+        print(f"draw texts: {len(raw) / 1e6:.1f} MB of JSON -> {packed / 1e6:.2f} MB in {len(chunks)} bzip2 chunks; "
+              f"baseline gzip -9 + base64: {baseline / 1e6:.2f} MB (bzip2 chunks / baseline: {packed / baseline:.2f})")
         browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
         if browser is None:
             print("no chromium: browser timing skipped")
@@ -104,6 +119,11 @@ def main() -> None:
         print(f"headless chromium, empty page: {base:.2f} s; report until its script finished: {load:.2f} s "
               f"(ratio {load / base:.1f}x; ready={ready}, {rows} problem rows); "
               f"report minus browser start-up: {load - base:.2f} s (goal < 5 s: {'met' if load < 5 else 'MISSED'})")
+        last = view.problems[-1]
+        linked, dom = open_in_browser(browser, report, root / "p2", f"#run=0&problem={last.id}&draw={last.n - 1}")
+        shown = last.texts[-1][-40:].replace("$", "") in dom.replace("$", "")
+        print(f"report opened at a link to the last draw of the last problem: {linked:.2f} s "
+              f"(against the report alone: {linked / load:.2f}x; the draw's text shown: {shown})")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,15 @@ import pytest
 
 from surestep.metrics import g_pass_at_k, mg_pass_at_k, pass_at_k
 from surestep.report.compare import compare_runs
-from surestep.report.data import answer_classes, g_pass_curve, load_prm_run, load_stability_run, run_kind
+from surestep.report.data import (
+    ProblemView,
+    answer_classes,
+    g_pass_curve,
+    grouping_labels,
+    load_prm_run,
+    load_stability_run,
+    run_kind,
+)
 from tests.report.conftest import PROBLEMS
 
 
@@ -38,6 +46,25 @@ def test_answer_classes_group_by_answer_ignoring_whitespace():
     assert answer_classes(["7", "7"], [True, False])[0].verdict == "mixed"
 
 
+def _views(subsets, levels=None):
+    return [ProblemView(f"p{i}", "q", "1", s, None if levels is None else levels[i], 4, 1, None, (), ())
+            for i, s in enumerate(subsets)]
+
+
+def test_livemathbench_configs_break_down_by_split_and_language():
+    subsets = ["v202412_CNMO_en", "v202412_CNMO_zh", "v202412_CCEE_en", "v202412_AMC_zh", "v202412_CCEE_en"]
+    labels = grouping_labels(_views(subsets))
+    assert labels == {"subset": subsets, "split": ["CNMO", "CNMO", "CCEE", "AMC", "CCEE"],
+                      "language": ["en", "zh", "en", "zh", "en"]}
+    # one language only: language is left out; two subsets that differ only by language: split is
+    assert set(grouping_labels(_views(["v1_AMC_en", "v1_CNMO_en"]))) == {"subset"}
+    assert set(grouping_labels(_views(["v1_AMC_en", "v1_AMC_zh"]))) == {"subset"}
+    # other subset names are never split; a level with a single value is left out
+    assert set(grouping_labels(_views(["comp_en", "gaokao_zh"], ["5", "5"]))) == {"subset"}
+    assert set(grouping_labels(_views(["a", "a", "a"], ["1", None, "2"]))) == {"level"}
+    assert grouping_labels(_views(["a", "a"])) == {}
+
+
 def test_stability_view_of_a_real_run(report_runs):
     view = load_stability_run(report_runs["model-a"], resamples=200)
     assert run_kind(report_runs["model-a"]) == "stability" and run_kind(report_runs["critic"]) == "prm"
@@ -58,7 +85,11 @@ def test_stability_view_of_a_real_run(report_runs):
         float(g_pass_at_k(16, hard, 16, 0.5).mean())
     )
     assert view.subset_sizes["subset"] == {"easy": 4, "hard": 4}
-    assert set(view.subsets) == {"subset"}  # the run store keeps each problem's subset, not its level
+    # ... and so do the figures by level, which the run store keeps with each problem
+    assert set(view.subsets) == {"subset", "level"}
+    assert view.subset_sizes["level"] == {"Level 1": 3, "Level 2": 3, "Level 3": 2}
+    level_2 = np.array([p.correct for p in view.problems if p.level == "Level 2"])
+    assert view.subsets["level"]["Level 2"]["mG-Pass@16"] == pytest.approx(float(mg_pass_at_k(16, level_2, 16).mean()))
     greedy = view.sheet.ci["greedy"]
     assert greedy.low <= view.sheet.metrics["greedy"] <= greedy.high
 

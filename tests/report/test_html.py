@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import re
-import shutil
 import sqlite3
-import subprocess
 from html.parser import HTMLParser
 
-import pytest
-
+from surestep.report.data import load_runs
+from surestep.report.html import render_report, shorten
+from surestep.report.packing import unpack
+from tests.report.browser import chromium, dump_dom, headless
 from tests.report.conftest import PROBLEMS
 
 
-def _blob(html: str, element_id: str):
-    match = re.search(rf'<script type="text/plain" id="{element_id}">([^<]*)</script>', html)
-    assert match, element_id
-    return json.loads(gzip.decompress(base64.b64decode(match.group(1))))
+def _chunked(html: str, prefix: str) -> list:
+    """A chunked list embedded in the page, put back together in chunk order."""
+    found = re.findall(rf'<script type="text/plain" id="{prefix}-(\d+)">([^<]*)</script>', html)
+    assert found and [int(j) for j, _ in found] == list(range(len(found))), prefix
+    return [item for _, payload in found for item in unpack(payload)]
 
 
 def test_report_is_self_contained_and_carries_every_draw(cli, report_runs, tmp_path):
@@ -33,19 +32,43 @@ def test_report_is_self_contained_and_carries_every_draw(cli, report_runs, tmp_p
     for text in ("G-Pass@16 τ=0.75", "mG-Pass@16", "Pass@16", "Rel. drop@16", "PRMBench", "baseline: oracle",
                  "Simplicity", "model-a", "model-b", "critic"):
         assert text in html, text
-    texts = _blob(html, "texts-0")
+    texts = _chunked(html, "texts-0")
     with sqlite3.connect(report_runs["model-a"] / "run.sqlite") as db:
         stored = db.execute("SELECT problem_id, draw_index, text FROM draws WHERE config = "
                             "(SELECT DISTINCT config FROM draws WHERE draw_index = 15)").fetchall()
     order = [p["id"] for p in PROBLEMS]
     for problem_id, index, text in stored:
         assert texts[order.index(problem_id)][index] == text
-    instances = _blob(html, "instances-0")
+    instances = _chunked(html, "instances-0")
     assert {i["id"] for i in instances} >= {"counterfactual_p1", "correct_p3"}
     names = {p.name for p in figures.iterdir()}
     for stem in ("g_pass_curve_k4", "g_pass_curve_k16", "subsets_subset", "prm_radar", "prm_error_positions",
                  "prm_positive_bias_critic"):
         assert {f"{stem}.png", f"{stem}.svg"} <= names, stem
+
+
+def test_shorten_keeps_both_ends_and_says_what_it_left_out():
+    text = "".join(str(i % 10) for i in range(1000))
+    short = shorten(text, 100)
+    assert short.startswith(text[:50]) and short.endswith(text[-50:])
+    assert "900 characters left out (--max-draw-chars 100)" in short
+    assert shorten(text, 1000) == text and shorten(text, None) == text
+
+
+def test_max_draw_chars_shortens_the_embedded_texts(cli, report_runs, tmp_path):
+    out = tmp_path / "report.html"
+    result = cli("report", str(report_runs["model-a"]), "-o", str(out), "--resamples", "0", "--max-draw-chars", "36")
+    assert result.returncode == 0, result.stderr
+    texts = _chunked(out.read_text(encoding="utf-8"), "texts-0")
+    with sqlite3.connect(report_runs["model-a"] / "run.sqlite") as db:
+        stored = db.execute("SELECT problem_id, draw_index, text FROM draws WHERE config = "
+                            "(SELECT DISTINCT config FROM draws WHERE draw_index = 15)").fetchall()
+    order = [p["id"] for p in PROBLEMS]
+    assert any(len(text) > 36 for _, _, text in stored) and any(len(text) <= 36 for _, _, text in stored)
+    for problem_id, index, text in stored:
+        assert texts[order.index(problem_id)][index] == shorten(text, 36)
+    refused = cli("report", str(report_runs["model-a"]), "-o", str(tmp_path / "r.html"), "--max-draw-chars", "5")
+    assert refused.returncode == 2 and not (tmp_path / "r.html").exists()
 
 
 def test_surestep_run_writes_its_report(report_runs):
@@ -74,23 +97,6 @@ def test_report_refuses_what_is_not_a_run(cli, tmp_path):
     assert not (tmp_path / "r.html").exists()
 
 
-def chromium() -> str | None:
-    """Debian's chromium (installed by .ci/run when missing)."""
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-def headless(browser: str, profile, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-         f"--user-data-dir={profile}", "--virtual-time-budget=10000", *args],
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )
-
-
 class DomSummary(HTMLParser):
     """Counts what the DOM check needs: chart paths, table rows, instances, the ready flag."""
 
@@ -103,6 +109,8 @@ class DomSummary(HTMLParser):
         self.problem_rows = 0
         self.instances = 0
         self._in_problems = False
+        self.texts: list[str] = []
+        self._in_text = False
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -120,6 +128,13 @@ class DomSummary(HTMLParser):
             self.problem_rows += 1
         elif tag == "div" and a.get("class") == "instance":
             self.instances += 1
+        elif tag == "pre" and a.get("class") == "text":
+            self.texts.append("")
+            self._in_text = True
+
+    def handle_data(self, data):
+        if self._in_text:
+            self.texts[-1] += data
 
     def handle_endtag(self, tag):
         if tag == "svg" and self._paths_in_chart is not None:
@@ -127,25 +142,41 @@ class DomSummary(HTMLParser):
             self._paths_in_chart = None
         elif tag == "table":
             self._in_problems = False
+        elif tag == "pre":
+            self._in_text = False
 
 
 def test_the_report_renders_in_a_headless_browser(cli, report_runs, tmp_path):
     browser = chromium()
-    if browser is None:
-        pytest.skip("no chromium here, and .ci/run could not install Debian's chromium")
     out = tmp_path / "report.html"
     result = cli("report", str(report_runs["model-a"]), str(report_runs["model-b"]), str(report_runs["critic"]),
                  "-o", str(out), "--resamples", "100")
     assert result.returncode == 0, result.stderr
-    dom = headless(browser, tmp_path / "profile", "--dump-dom", out.as_uri())
-    assert dom.returncode == 0, dom.stderr[-2000:]
     summary = DomSummary()
-    summary.feed(dom.stdout)
+    summary.feed(dump_dom(browser, out, tmp_path / "profile"))
     assert summary.ready == "yes"  # the page's script ran to the end without an error
-    # 3 curves + 2 subset bars + radar + error positions + positive bias
-    assert summary.charts == 8 and summary.empty_charts == 0
+    # 3 curves + 2 bars by subset + 2 by level + radar + error positions + positive bias
+    assert summary.charts == 10 and summary.empty_charts == 0
     assert summary.problem_rows == len(PROBLEMS)
     assert summary.instances == 5
     shot = tmp_path / "report.png"
     picture = headless(browser, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1280,3000", out.as_uri())
     assert picture.returncode == 0 and shot.stat().st_size > 10_000, picture.stderr[-2000:]
+
+
+def test_a_link_to_a_draw_opens_its_text_from_many_chunks(report_runs, tmp_path):
+    """Every problem's texts and every instance in its own chunk: the page finds and decodes the right one."""
+    browser = chromium()
+    stability, prm = load_runs([report_runs["model-a"], report_runs["model-b"], report_runs["critic"]], resamples=0)
+    html = render_report(stability, prm, chunk_bytes=1)
+    assert len(re.findall(r'id="texts-1-\d+"', html)) == len(PROBLEMS)
+    out = tmp_path / "report.html"
+    out.write_text(html, encoding="utf-8")
+    with sqlite3.connect(report_runs["model-b"] / "run.sqlite") as db:
+        (text,) = db.execute("SELECT text FROM draws WHERE problem_id = 'p5' AND draw_index = 7 AND config = "
+                             "(SELECT DISTINCT config FROM draws WHERE draw_index = 15)").fetchone()
+    summary = DomSummary()
+    summary.feed(dump_dom(browser, out.as_uri() + "#run=1&problem=p5&draw=7", tmp_path / "profile"))
+    assert summary.ready == "yes"
+    assert summary.texts == [f"draw 7:\n\n{text}"]
+    assert summary.instances == 5

@@ -27,11 +27,15 @@ def write_report(
     confidence: float = 0.95,
     seed: int = 0,
     title: str | None = None,
+    max_draw_chars: int | None = None,
 ) -> Path:
     """Load the runs, write the HTML report atomically (and the static figures); returns its path."""
     stability, prm = load_runs(directories, resamples=resamples, confidence=confidence, seed=seed)
     page = render_report(
-        stability, prm, title=title or "surestep report: " + ", ".join(d.name for d in directories)
+        stability,
+        prm,
+        title=title or "surestep report: " + ", ".join(d.name for d in directories),
+        max_draw_chars=max_draw_chars,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(output, page)
@@ -67,6 +71,12 @@ def write_report(
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--title", help="Page title.")
+@click.option(
+    "--max-draw-chars",
+    type=click.IntRange(min=20),
+    help="Keep only the first and last half of this many characters of each draw's text "
+    "(default: every draw in full). Bounds the size of runs with very long outputs.",
+)
 def report_command(
     run_dirs: tuple[Path, ...],
     output: Path,
@@ -75,6 +85,7 @@ def report_command(
     confidence: float,
     seed: int,
     title: str | None,
+    max_draw_chars: int | None,
 ) -> None:
     """Write one self-contained HTML report for stability runs, PRM runs, or both."""
     path = write_report(
@@ -85,6 +96,7 @@ def report_command(
         confidence=confidence,
         seed=seed,
         title=title,
+        max_draw_chars=max_draw_chars,
     )
     click.echo(f"report: {path}", err=True)
     if figures is not None:

@@ -7,6 +7,7 @@ the static figures and the tests all look at the same values.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -203,20 +204,38 @@ def _problem_view(problem: ProblemDraws, stored: Any, texts: dict[int, str], n: 
     )
 
 
+LIVEMATHBENCH_CONFIG = re.compile(r"v\d+_(?P<split>\w+)_(?P<language>en|zh|cn)")
+
+
+def grouping_labels(views: Sequence[ProblemView]) -> dict[str, list[str | None]]:
+    """Each grouping field's label per problem: subset, split and language, level.
+
+    Split and language are read from LiveMathBench config names (``v202412_CNMO_zh``) when every
+    subset is one; a field with fewer than two labels, or that only renames the subsets, is left out.
+    """
+    subsets = [v.subset for v in views]
+    fields: dict[str, list[str | None]] = {"subset": subsets}
+    matches = [LIVEMATHBENCH_CONFIG.fullmatch(s or "") for s in subsets]
+    if views and all(matches):
+        for part in ("split", "language"):
+            labels: list[str | None] = [m.group(part) if m else None for m in matches]
+            if len(set(labels)) < len(set(subsets)):  # the same partition as subset adds nothing
+                fields[part] = labels
+    fields["level"] = [v.level for v in views]
+    return {f: labels for f, labels in fields.items() if any(labels) and len(set(labels)) >= 2}
+
+
 def _subset_figures(
     problems: Sequence[ProblemDraws], views: Sequence[ProblemView], protocol: StabilityProtocol
 ) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, dict[str, int]]]:
-    """Headline figures per label of each grouping field the problems carry (subset, level)."""
+    """Headline figures per label of each grouping field (see ``grouping_labels``)."""
     k = protocol.headline_k
     n = views[0].n if views else 1
     c = np.array([p.num_correct for p in problems], dtype=np.int64)
     greedy = [p.greedy.correct if p.greedy is not None else None for p in problems]
     figures: dict[str, dict[str, dict[str, float]]] = {}
     sizes: dict[str, dict[str, int]] = {}
-    for field in ("subset", "level"):
-        labels = [getattr(v, field) for v in views]
-        if all(label is None for label in labels) or len(set(labels)) < 2:
-            continue
+    for field, labels in grouping_labels(views).items():
         figures[field], sizes[field] = {}, {}
         for label in sorted({str(x) for x in labels}):
             mask = np.array([str(x) == label for x in labels])

@@ -2,24 +2,26 @@
 
 No network and no CDN: CSS, JavaScript and SVG are inline. Charts are drawn here as SVG;
 the per-problem and per-instance tables are built in the browser from embedded JSON, and the
-full text of draws (and PRMBench steps) travels gzip-compressed and is inflated on demand with
-the browser's ``DecompressionStream``, which keeps large runs small.
+full text of draws (and PRMBench steps) travels in bzip2 chunks (``report.packing``) that the
+page decodes on demand, which keeps large runs small. The page's CSS and JavaScript live in
+``assets/``.
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import math
 from collections.abc import Sequence
+from functools import cache
 from html import escape
+from importlib.resources import files
 from typing import Any
 
 from surestep import __version__
 from surestep.metrics.dataset import GREEDY_KEY, g_pass_key, mg_pass_key
 from surestep.prm.data import CATEGORIES, GROUPS
 from surestep.report.data import PRMView, StabilityView, headline_columns
+from surestep.report.packing import CHUNK_BYTES, Chunk, pack_chunks
 from surestep.report.svg import grouped_bars, line_chart, radar, step_curves
 
 LABELS = {GREEDY_KEY: "Greedy"}
@@ -43,10 +45,25 @@ def pct(value: float | None, digits: int = 1) -> str:
     return f"{100 * value:.{digits}f}"
 
 
-def _packed(data: Any) -> str:
-    """gzip + base64 of compact JSON (inflated by the page's ``inflate``)."""
-    raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return base64.b64encode(gzip.compress(raw, 9, mtime=0)).decode("ascii")
+@cache
+def asset(name: str) -> str:
+    """A file of ``report/assets`` (the page's CSS and JavaScript)."""
+    return files("surestep.report").joinpath(f"assets/{name}").read_text(encoding="utf-8")
+
+
+def shorten(text: str, limit: int | None) -> str:
+    """``text`` cut to its first and last ``limit // 2`` characters (the end holds the answer)."""
+    if limit is None or len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n\n[… {len(text) - 2 * half:,} characters left out (--max-draw-chars {limit}) …]\n\n{text[-half:]}"
+
+
+def _chunk_scripts(prefix: str, chunks: Sequence[Chunk]) -> str:
+    """The chunks as ``<script type="text/plain" id="PREFIX-J">`` elements (base64 holds no ``<``)."""
+    return "".join(
+        f'<script type="text/plain" id="{prefix}-{j}">{c.payload}</script>' for j, c in enumerate(chunks)
+    )
 
 
 def _script_json(element_id: str, data: Any) -> str:
@@ -211,9 +228,17 @@ def instances_payload(run: PRMView) -> list[dict[str, Any]]:
 
 
 def render_report(
-    stability: Sequence[StabilityView], prm: Sequence[PRMView], *, title: str = "surestep report"
+    stability: Sequence[StabilityView],
+    prm: Sequence[PRMView],
+    *,
+    title: str = "surestep report",
+    chunk_bytes: int = CHUNK_BYTES,
+    max_draw_chars: int | None = None,
 ) -> str:
-    """The whole self-contained HTML page."""
+    """The whole self-contained HTML page; texts are cut into chunks of about ``chunk_bytes`` of JSON.
+
+    ``max_draw_chars`` shortens each draw's text (see ``shorten``) to bound the size of huge runs.
+    """
     sections = []
     data: dict[str, Any] = {"stability": [], "prm": []}
     blobs = []
@@ -229,11 +254,11 @@ def render_report(
             '<table id="problems" class="rows"><thead></thead><tbody></tbody></table></section>'
         )
         for index, run in enumerate(stability):
-            data["stability"].append({"name": run.name, "problems": problems_payload(run)})
-            blobs.append(
-                f'<script type="text/plain" id="texts-{index}">'
-                f"{_packed([list(p.texts) for p in run.problems])}</script>"
+            chunks = pack_chunks([[shorten(t, max_draw_chars) for t in p.texts] for p in run.problems], chunk_bytes)
+            data["stability"].append(
+                {"name": run.name, "problems": problems_payload(run), "chunks": [c.start for c in chunks]}
             )
+            blobs.append(_chunk_scripts(f"texts-{index}", chunks))
     if prm:
         sections.append('<section id="prm"><h2>Process reward models (PRMBench)</h2>' + prm_table(prm))
         sections.append("<h3>Where the errors are missed</h3>" + prm_charts(prm))
@@ -247,168 +272,25 @@ def render_report(
             '<div id="instances"></div><button id="instances-more" type="button">show more</button></section>'
         )
         for index, prm_run in enumerate(prm):
-            data["prm"].append({"name": prm_run.name, "count": len(prm_run.instances)})
-            blobs.append(
-                f'<script type="text/plain" id="instances-{index}">'
-                f"{_packed(instances_payload(prm_run))}</script>"
+            chunks = pack_chunks(instances_payload(prm_run), chunk_bytes)
+            data["prm"].append(
+                {
+                    "name": prm_run.name,
+                    "index": [[i.id, i.category] for i in prm_run.instances],
+                    "chunks": [c.start for c in chunks],
+                }
             )
+            blobs.append(_chunk_scripts(f"instances-{index}", chunks))
     body = "\n".join(sections)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="surestep {escape(__version__)}"><title>{escape(title)}</title>
-<style>{_CSS}</style></head>
+<style>{asset("report.css")}</style></head>
 <body><header><h1>{escape(title)}</h1><p class="note">surestep {escape(__version__)} ·
 {len(stability)} stability run(s) · {len(prm)} PRM run(s)</p></header>
 <main>{body}</main>
 {_script_json("report-data", data)}
 {"".join(blobs)}
-<script>{_JS}</script></body></html>
-"""
-
-
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1b1f24;background:#fafafa}
-header,main{max-width:1180px;margin:0 auto;padding:0 20px}h1{margin:18px 0 2px}h2{margin-top:34px;
-border-bottom:2px solid #ddd}h3{margin-top:26px}.note{color:#5a636e;font-size:12.5px}
-table{border-collapse:collapse;background:#fff}th,td{padding:4px 8px;border-bottom:1px solid #e6e6e6;
-text-align:left;vertical-align:top}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.ci{color:#7a838e;font-size:11px;font-weight:normal}.strong{font-weight:600}tr.baseline{color:#7a838e}
-.charts{display:flex;flex-wrap:wrap;gap:14px}.chart-box{margin:0;background:#fff;border:1px solid #e3e3e3;
-padding:8px}figcaption{font-weight:600;font-size:13px}.legend{font-size:12px}.key{margin-right:12px}
-.key i{display:inline-block;width:10px;height:10px;margin-right:4px}svg .grid{stroke:#eee}
-svg .frame{stroke:#999;fill:none}svg .tick,svg .axis{font-size:11px;fill:#555}
-table.rows thead th{cursor:pointer;background:#f0f2f4;position:sticky;top:0}table.rows tr.problem{cursor:pointer}
-table.rows tr.problem:hover{background:#f5f8ff}.detail td{background:#fbfbfd}.cls{margin:2px 0}
-.ok{color:#1a7f37}.bad{color:#c62828}.mixed{color:#b26a00}button.draw{font-size:11px;margin:1px;padding:0 4px}
-pre.text{white-space:pre-wrap;background:#fff;border:1px solid #ddd;padding:8px;max-height:360px;overflow:auto}
-.controls{margin:6px 0}.instance{background:#fff;border:1px solid #e3e3e3;margin:8px 0;padding:6px 10px}
-.step{display:flex;gap:8px;margin:2px 0}.score{min-width:54px;text-align:right;border-radius:3px;padding:0 4px;
-font-variant-numeric:tabular-nums}.gold{min-width:16px}.bar{height:8px;background:#1a7f37;display:inline-block}
-"""
-
-_JS = r"""
-const DATA = JSON.parse(document.getElementById('report-data').textContent);
-const cache = {};
-async function inflate(id) {
-  if (!(id in cache)) {
-    const b64 = document.getElementById(id).textContent.trim();
-    const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
-    cache[id] = JSON.parse(await new Response(stream).text());
-  }
-  return cache[id];
-}
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === 'class') node.className = v; else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
-const pct = x => (x === null || x === undefined || Number.isNaN(x)) ? '–' : (100 * x).toFixed(1);
-
-// --- problems table ---
-let problemSort = {key: 'rate', dir: 1};
-const COLUMNS = [['id', 'problem'], ['subset', 'subset'], ['level', 'level'], ['rate', 'c / n'],
-                 ['g', 'greedy'], ['top', 'most common answers']];
-function problemValue(p, key) {
-  if (key === 'rate') return p.c / p.n;
-  if (key === 'top') return p.cls.length;
-  if (key === 'g') return p.g === null ? -1 : +p.g;
-  return p[key] || '';
-}
-function renderProblems() {
-  const table = document.getElementById('problems');
-  if (!table) return;
-  const runIndex = +document.getElementById('problem-run').value;
-  const filter = document.getElementById('problem-filter').value.toLowerCase();
-  const head = table.tHead; head.innerHTML = '';
-  head.append(el('tr', {}, ...COLUMNS.map(([key, title]) => el('th', {onclick: () => {
-    problemSort = {key, dir: problemSort.key === key ? -problemSort.dir : 1}; renderProblems(); }},
-    title + (problemSort.key === key ? (problemSort.dir > 0 ? ' ▲' : ' ▼') : '')))));
-  const rows = DATA.stability[runIndex].problems.filter(p => !filter || [p.id, p.subset || '',
-    ...p.cls.map(c => c[0] || '')].some(s => s.toLowerCase().includes(filter)));
-  rows.sort((a, b) => {
-    const x = problemValue(a, problemSort.key), y = problemValue(b, problemSort.key);
-    return (x < y ? -1 : x > y ? 1 : 0) * problemSort.dir;
-  });
-  const body = table.tBodies[0]; body.innerHTML = '';
-  for (const p of rows) {
-    const top = p.cls.slice(0, 3).map(c => `${c[0] === null ? '(none)' : c[0]} ×${c[1]}`).join(' · ');
-    const tr = el('tr', {class: 'problem'}, el('td', {}, p.id), el('td', {}, p.subset || ''),
-      el('td', {}, p.level || ''), el('td', {class: 'num'}, `${p.c} / ${p.n}`),
-      el('td', {}, p.g === null ? '' : (p.g ? '✓' : '✗')), el('td', {}, top));
-    tr.addEventListener('click', () => toggleProblem(tr, p, runIndex));
-    body.append(tr);
-  }
-}
-function toggleProblem(tr, p, runIndex) {
-  const next = tr.nextElementSibling;
-  if (next && next.classList.contains('detail')) { next.remove(); return; }
-  const pre = el('pre', {class: 'text'}, 'choose a draw');
-  const classes = p.cls.map(([answer, count, correct, draws]) => {
-    const verdict = correct === count ? ['ok', '✓'] : correct === 0 ? ['bad', '✗'] : ['mixed', '±'];
-    const buttons = draws.map(d => el('button', {class: 'draw', type: 'button', onclick: async (e) => {
-      e.stopPropagation(); const texts = await inflate('texts-' + runIndex);
-      pre.textContent = `draw ${d}:\n\n` + texts[DATA.stability[runIndex].problems.indexOf(p)][d]; }}, '#' + d));
-    return el('div', {class: 'cls'}, el('span', {class: verdict[0]}, verdict[1] + ' '),
-      el('b', {}, answer === null ? '(no answer)' : answer), ` ×${count} `, ...buttons);
-  });
-  const detail = el('tr', {class: 'detail'}, el('td', {colspan: COLUMNS.length},
-    el('div', {}, el('b', {}, 'Question: '), p.q), el('div', {}, el('b', {}, 'Gold: '), p.gold), ...classes, pre));
-  tr.after(detail);
-}
-
-// --- PRM instances ---
-let shown = 50;
-function scoreColor(s) {
-  const x = Math.max(0, Math.min(1, s));
-  return `hsl(${Math.round(120 * x)}, 65%, 82%)`;
-}
-async function renderInstances() {
-  const box = document.getElementById('instances');
-  if (!box) return;
-  const runIndex = +document.getElementById('instance-run').value;
-  const category = document.getElementById('instance-category').value;
-  const filter = document.getElementById('instance-filter').value.toLowerCase();
-  const items = (await inflate('instances-' + runIndex)).filter(i => (!category || i.cat === category) &&
-    (!filter || i.id.toLowerCase().includes(filter)));
-  box.innerHTML = '';
-  for (const item of items.slice(0, shown)) {
-    const steps = item.steps.map((text, i) => {
-      const wrong = item.e.includes(i + 1);
-      const score = i < item.s.length ? item.s[i] : null;
-      return el('div', {class: 'step'},
-        el('span', {class: 'score', style: score === null ? '' : `background:${scoreColor(score)}`},
-           score === null ? '–' : score.toFixed(3)),
-        el('span', {class: 'gold ' + (wrong ? 'bad' : 'ok')}, wrong ? '✗' : '✓'), el('span', {}, text));
-    });
-    box.append(el('div', {class: 'instance'}, el('div', {}, el('b', {}, item.id), ' · ' + item.cat +
-      (item.v ? '' : ' · invalid: ' + item.err)), el('div', {class: 'note'}, item.q), ...steps));
-  }
-  document.getElementById('instances-more').style.display = items.length > shown ? '' : 'none';
-}
-
-async function init() {
-  const problemRun = document.getElementById('problem-run');
-  if (problemRun) {
-    DATA.stability.forEach((r, i) => problemRun.append(el('option', {value: i}, r.name)));
-    problemRun.addEventListener('change', renderProblems);
-    document.getElementById('problem-filter').addEventListener('input', renderProblems);
-    renderProblems();
-  }
-  const instanceRun = document.getElementById('instance-run');
-  if (instanceRun) {
-    DATA.prm.forEach((r, i) => instanceRun.append(el('option', {value: i}, `${r.name} (${r.count})`)));
-    for (const id of ['instance-run', 'instance-category'])
-      document.getElementById(id).addEventListener('change', () => { shown = 50; renderInstances(); });
-    document.getElementById('instance-filter').addEventListener('input', () => { shown = 50; renderInstances(); });
-    document.getElementById('instances-more').addEventListener('click', () => { shown += 50; renderInstances(); });
-    await renderInstances();
-  }
-  document.body.dataset.ready = 'yes';
-}
-init().catch(err => { document.body.dataset.ready = 'error: ' + err; });
+<script>{asset("bunzip2.js")}</script>
+<script>{asset("report.js")}</script></body></html>
 """

@@ -27,7 +27,7 @@ from surestep.models.base import Completion
 
 DATABASE = "run.sqlite"
 MANIFEST = "manifest.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: problems.level
 
 _INSERT_DRAWS = "INSERT OR IGNORE INTO draws VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _GRADE_OF_DRAW = (
@@ -39,7 +39,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS problems (
     problem_id TEXT PRIMARY KEY, position INTEGER NOT NULL, question TEXT NOT NULL,
-    answer TEXT NOT NULL, subset TEXT, options TEXT, prompt TEXT NOT NULL
+    answer TEXT NOT NULL, subset TEXT, options TEXT, prompt TEXT NOT NULL, level TEXT
 );
 CREATE TABLE IF NOT EXISTS draws (
     problem_id TEXT NOT NULL, config TEXT NOT NULL, draw_index INTEGER NOT NULL,
@@ -154,7 +154,26 @@ class RunStore:
             self.directory.mkdir(parents=True, exist_ok=True)
         self._db = connect_wal(path, timeout=30.0, isolation_level=None)
         self._db.executescript(_SCHEMA)
+        self._migrate(path)
         self.write_seconds = 0.0
+
+    def _migrate(self, path: Path) -> None:
+        """Bring a store written by an older surestep up to this schema (in place, additive only)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        version = 1 if row is None else int(row[0])
+        if version > SCHEMA_VERSION:
+            self._db.close()
+            raise SurestepError(
+                f"{path}: written by a newer surestep (store schema {version}; this one reads up to "
+                f"{SCHEMA_VERSION}). Upgrade surestep to read it."
+            )
+        if version == SCHEMA_VERSION:
+            return
+        with self._transaction():
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(problems)")}
+            if "level" not in columns:  # schema 1 had no level: it stays empty until problems are saved again
+                self._db.execute("ALTER TABLE problems ADD COLUMN level TEXT")
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self._db.close()
@@ -188,18 +207,27 @@ class RunStore:
                 p.subset,
                 json.dumps(dict(p.options), ensure_ascii=False) if p.options else None,
                 prompt,
+                p.level,
             )
             for i, (p, prompt) in enumerate(zip(problems, prompts))
         ]
         with self._transaction():
             self._db.execute("DELETE FROM problems")
-            self._db.executemany("INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany(
+                "INSERT INTO problems (problem_id, position, question, answer, subset, options, prompt, "
+                "level) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def problems(self) -> list[tuple[Problem, str]]:
         rows = self._db.execute(
-            "SELECT problem_id, question, answer, subset, options, prompt FROM problems ORDER BY position"
+            "SELECT problem_id, question, answer, subset, options, prompt, level FROM problems "
+            "ORDER BY position"
         ).fetchall()
-        return [(Problem(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else None), r[5]) for r in rows]
+        return [
+            (Problem(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else None, level=r[6]), r[5])
+            for r in rows
+        ]
 
     # draws ----------------------------------------------------------------------
     def add_draws(
