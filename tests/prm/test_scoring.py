@@ -14,6 +14,7 @@ from surestep.prm.reference import reference_scores
 from surestep.prm.scoring import (
     ScoringOptions,
     build_table,
+    paired_prmscore,
     score_predictions,
     tune_split,
 )
@@ -250,3 +251,45 @@ def test_non_finite_scores_are_refused(small_prmbench, tmp_path):
     path.write_text('{"id": "circular_p3", "step_scores": [NaN, 0.5]}\n')
     with pytest.raises(InputError, match=r"nan.jsonl:1: field 'step_scores\[0\]': expected a finite number"):
         load_predictions(path, bench)
+
+
+def _skilled_predictions(bench, skills, seed: int) -> PredictionSet:
+    """Each instance's steps judged right with that instance's own probability (its skill)."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for instance, skill in zip(bench.instances, skills):
+        truth = np.array([k not in instance.error_positions for k in range(len(instance.steps))])
+        right = rng.random(truth.size) < skill
+        label = np.where(right, truth, ~truth)
+        items.append(StepPrediction(instance.id, tuple(float(x) for x in label)))
+    return PredictionSet("skilled.jsonl", tuple(items))
+
+
+def test_paired_prmscore_agrees_with_the_scores_and_pairs_the_resamples(shared_data):
+    bench = load_prmbench(str(shared_data / "prmbench" / "subset400.jsonl"))
+    options = ScoringOptions(resamples=400, baselines=False)
+    skills = np.random.default_rng(0).random(len(bench.instances))  # some instances are hard for both
+    a = _skilled_predictions(bench, skills, seed=1)
+    b = _skilled_predictions(bench, np.minimum(skills + 0.1, 1), seed=1)  # the same draws, more skill
+
+    def table(predictions):
+        return build_table([(i, predictions.by_id[i.id]) for i in bench.instances], options)
+
+    differences = paired_prmscore(table(a), table(b), resamples=400)
+    score_a, score_b = (score_predictions(bench, p, options) for p in (a, b))
+    for key, d in differences.items():
+        for side, score in ((d.a, score_a), (d.b, score_b)):
+            expected = score.summary.rows[key]["prmscore"] if key in score.summary.rows else score.summary.groups[key]
+            assert side == pytest.approx(expected, nan_ok=True), key
+        assert d.delta == pytest.approx(d.b - d.a, nan_ok=True)
+    overall = differences["overall"]
+    assert overall.delta > 0 and overall.significant and overall.interval.low <= overall.delta <= overall.interval.high
+    # pairing: the two runs share their hard instances, so the difference is known far better
+    # than either run's own score
+    own = score_a.summary.rows["overall"]["interval"]
+    assert overall.interval.high - overall.interval.low < 0.5 * (own.high - own.low)
+    same = paired_prmscore(table(a), table(a), resamples=100)
+    assert all(d.delta == 0 and not d.significant for d in same.values() if not math.isnan(d.a))
+    reversed_table = build_table([(i, a.by_id[i.id]) for i in bench.instances[::-1]], options)
+    with pytest.raises(ValueError, match="same instances"):
+        paired_prmscore(table(a), reversed_table)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
 from html.parser import HTMLParser
+
+import pytest
 
 from surestep.report.data import load_runs
 from surestep.report.html import render_report, shorten
@@ -88,6 +91,32 @@ def test_compare_from_the_cli(cli, report_runs):
         assert (figures["verdict"] is not None) == excludes_zero
     table = cli("compare", str(report_runs["model-a"]), str(report_runs["model-a"]))
     assert table.returncode == 0 and "no clear difference" in table.stdout
+
+
+def test_compare_two_prm_runs_from_the_cli(cli, report_runs, tmp_path):
+    """B: a copy of the critic run whose prediction for one instance is the gold labelling."""
+    b = tmp_path / "critic-b"
+    shutil.copytree(report_runs["critic"], b)
+    lines = [json.loads(line) for line in (b / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+    for line in lines:
+        if line["id"] == "counterfactual_p1":  # gold: step 2 is wrong
+            line["step_scores"] = [1.0, 0.0, 1.0]
+    (b / "predictions.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    result = cli("compare", str(report_runs["critic"]), str(b), "--json", "--resamples", "300")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["shared_instances"] == 4 and data["invalid_in_either"] == 1  # domain_inconsistency_p4 is invalid
+    overall = data["metrics"]["overall"]
+    assert overall["label"] == "PRMScore Overall" and overall["delta"] > 0
+    # only what the shared instances hold: simplicity (NR, NCL) and ES; no soundness or sensitivity group
+    assert set(data["metrics"]) == {"overall", "simplicity", "redundency", "circular", "counterfactual"}
+    low, high = data["metrics"]["counterfactual"]["interval"]  # one instance: every resample is the same
+    assert low == high == pytest.approx(data["metrics"]["counterfactual"]["delta"])
+    table = cli("compare", str(report_runs["critic"]), str(report_runs["critic"]))
+    assert table.returncode == 0 and "PRMScore Overall" in table.stdout and "no clear difference" in table.stdout
+    assert "shared instances" in table.stdout and "invalid prediction" in table.stdout
+    mixed = cli("compare", str(report_runs["model-a"]), str(report_runs["critic"]))
+    assert mixed.returncode == 2 and "cannot compare a stability run" in mixed.stderr
 
 
 def test_report_refuses_what_is_not_a_run(cli, tmp_path):

@@ -11,10 +11,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from surestep.report.compare import Comparison, compare_runs
-from surestep.report.data import load_runs, load_stability_run
+from surestep.errors import SurestepError
+from surestep.report.compare import Comparison, compare_prm_runs, compare_runs
+from surestep.report.data import load_runs, load_stability_run, read_prm_run, run_kind
 from surestep.report.figures import write_figures
-from surestep.report.html import label, pct, render_report
+from surestep.report.html import render_report
+from surestep.report.labels import label, pct
 from surestep.runs.store import write_text_atomic
 
 
@@ -113,12 +115,28 @@ def report_command(
 def compare_command(
     run_a: Path, run_b: Path, resamples: int, confidence: float, seed: int, as_json: bool
 ) -> None:
-    """Paired bootstrap of B − A for each headline figure over the problems both runs share."""
-    a = load_stability_run(run_a, resamples=0, seed=seed)
-    b = load_stability_run(run_b, resamples=0, seed=seed)
-    if a.name == b.name:
-        a, b = replace(a, name=str(run_a)), replace(b, name=str(run_b))
-    comparison = compare_runs(a, b, resamples=resamples, confidence=confidence, seed=seed)
+    """Paired bootstrap of B − A for each headline figure over what both runs share.
+
+    Two stability runs: Greedy, G-Pass@16, mG-Pass@16, Pass@16 over shared problems. Two PRM
+    runs: PRMScore Overall, per group and per category over shared PRMBench instances.
+    """
+    kinds = run_kind(run_a), run_kind(run_b)
+    if kinds[0] != kinds[1]:
+        raise SurestepError(f"cannot compare a {kinds[0]} run ({run_a}) with a {kinds[1]} run ({run_b})")
+    names = (run_a.name, run_b.name) if run_a.name != run_b.name else (str(run_a), str(run_b))
+    if kinds[0] == "prm":
+        comparison = compare_prm_runs(
+            read_prm_run(run_a),
+            read_prm_run(run_b),
+            names=names,
+            resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+        )
+    else:
+        a = replace(load_stability_run(run_a, resamples=0, seed=seed), name=names[0])
+        b = replace(load_stability_run(run_b, resamples=0, seed=seed), name=names[1])
+        comparison = compare_runs(a, b, resamples=resamples, confidence=confidence, seed=seed)
     if as_json:
         sys.stdout.write(json.dumps(comparison.to_json(), indent=2) + "\n")
     else:
@@ -127,7 +145,7 @@ def compare_command(
 
 def print_comparison(comparison: Comparison, console: Console) -> None:
     title = (
-        f"B − A  (A = {comparison.a}, B = {comparison.b}; {comparison.shared} shared problems; "
+        f"B − A  (A = {comparison.a}, B = {comparison.b}; {comparison.shared} shared {comparison.unit}; "
         f"{100 * comparison.confidence:.0f}% paired bootstrap interval; percent points)"
     )
     table = Table(title=title, title_justify="left")
@@ -145,5 +163,10 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
     console.print(table)
     if comparison.only_a or comparison.only_b:
         console.print(
-            f"left out: {comparison.only_a} problems only in A, {comparison.only_b} only in B", style="dim"
+            f"left out: {comparison.only_a} {comparison.unit} only in A, {comparison.only_b} only in B",
+            style="dim",
+        )
+    if comparison.invalid:
+        console.print(
+            f"left out: {comparison.invalid} instances with an invalid prediction in A or B", style="dim"
         )

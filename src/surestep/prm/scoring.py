@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from surestep.errors import InputError
-from surestep.metrics.bootstrap import Interval, percentile_interval, resample_weights
+from surestep.metrics.bootstrap import Interval, PairedDifference, percentile_interval, resample_weights
 from surestep.metrics.prm import (
     FN,
     FP,
@@ -103,9 +103,7 @@ def _labels(prediction: StepPrediction, category: str, options: ScoringOptions) 
     return [s > options.threshold for s in prediction.step_scores], False
 
 
-def build_table(
-    pairs: Sequence[tuple[PRMInstance, StepPrediction]], options: ScoringOptions
-) -> StepTable:
+def build_table(pairs: Sequence[tuple[PRMInstance, StepPrediction]], options: ScoringOptions) -> StepTable:
     """Lay out the counted steps: positions beyond a prediction's last score are not counted."""
     lengths = np.array([len(p.step_scores) for _, p in pairs], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
@@ -275,25 +273,80 @@ def _group_scores(category_scores: FloatArray) -> dict[str, FloatArray]:
     return out
 
 
+def _resampled_sums(
+    counts: Sequence[FloatArray], category: IntArray, *, resamples: int, seed: int
+) -> list[FloatArray]:
+    """(resamples, categories, 4) sums for each of several aligned count tables.
+
+    Instances are resampled within each category (the benchmark's design fixes how many each
+    category has); the same resample applies to every table, which pairs them.
+    """
+    sums = [np.zeros((resamples, NUM_CATEGORIES, 4)) for _ in counts]
+    for code in range(NUM_CATEGORIES):
+        members = np.flatnonzero(category == code)
+        if members.size == 0:
+            for table_sums in sums:
+                table_sums[:, code] = np.nan
+            continue
+        row = 0
+        for w in resample_weights(members.size, resamples, seed * 7919 + code):
+            for table_sums, table_counts in zip(sums, counts):
+                table_sums[row : row + len(w), code] = w @ table_counts[members]
+            row += len(w)
+    return sums
+
+
+def _figures_of_sums(sums: FloatArray) -> dict[str, FloatArray]:
+    """PRMScore per category, pooled Overall and per group, from (..., categories, 4) sums."""
+    per_category = prmscore(sums, f1_only=_F1_ONLY[:NUM_CATEGORIES])
+    return {
+        "overall": prmscore(np.nansum(sums, axis=-2)),
+        **_group_scores(per_category),
+        **{key: per_category[..., code] for code, key in enumerate(CATEGORY_KEYS)},
+    }
+
+
 def _bootstrap(
     counts: FloatArray, category: IntArray, *, resamples: int, seed: int
 ) -> tuple[FloatArray, FloatArray, dict[str, FloatArray]]:
     """(resamples,) PRMScores per category, pooled Overall and groups; instances resampled per category."""
-    sums = np.zeros((resamples, NUM_CATEGORIES, 4))
-    for code in range(NUM_CATEGORIES):
-        members = np.flatnonzero(category == code)
-        if members.size == 0:
-            sums[:, code] = np.nan
-            continue
-        member_counts = counts[members]
-        parts = [
-            w @ member_counts
-            for w in resample_weights(members.size, resamples, seed * 7919 + code)
-        ]
-        sums[:, code] = np.concatenate(parts, axis=0)
+    (sums,) = _resampled_sums([counts], category, resamples=resamples, seed=seed)
     per_category = prmscore(sums, f1_only=_F1_ONLY[:NUM_CATEGORIES])
     overall = prmscore(np.nansum(sums, axis=1))
     return per_category, overall, _group_scores(per_category)
+
+
+def paired_prmscore(
+    table_a: StepTable, table_b: StepTable, *, resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> dict[str, PairedDifference]:
+    """B − A of PRMScore (Overall, the groups, each category) over the same instances.
+
+    Both tables must hold the same instances in the same order (each with its own labels). One
+    resample of instances, stratified by category, applies to both: the paired bootstrap.
+    """
+    if [i.id for i in table_a.instances] != [i.id for i in table_b.instances]:
+        raise ValueError("a paired comparison needs the same instances, in the same order, in both tables")
+    counts = [instance_counts(table_a), instance_counts(table_b)]
+    present = np.bincount(table_a.category, minlength=NUM_CATEGORIES + 1)[:NUM_CATEGORIES] > 0
+    points = []
+    for table_counts in counts:
+        sums = category_sums(table_counts, table_a.category)[:NUM_CATEGORIES]
+        sums[~present] = np.nan
+        points.append(_figures_of_sums(sums))
+    boot_a, boot_b = (
+        _figures_of_sums(s) for s in _resampled_sums(counts, table_a.category, resamples=resamples, seed=seed)
+    )
+    keys = list(boot_a)
+    low, high = percentile_interval(np.column_stack([boot_b[k] - boot_a[k] for k in keys]), confidence)
+    return {
+        key: PairedDifference(
+            a=float(points[0][key]),
+            b=float(points[1][key]),
+            delta=float(points[1][key] - points[0][key]),
+            interval=Interval(float(lo), float(hi)),
+        )
+        for key, lo, hi in zip(keys, low, high)
+    }
 
 
 def _interval(samples: FloatArray, confidence: float) -> Interval:
@@ -405,9 +458,9 @@ def tune_threshold(table: StepTable, tune: BoolArray) -> dict[str, Any]:
     in_tune = tune[table.step_instance]
     sweep = in_tune & ~table.by_redundancy
     fixed_steps = in_tune & table.by_redundancy
-    fixed = np.bincount(
-        _cells(table.gold_ok[fixed_steps], table.label[fixed_steps]), minlength=4
-    ).astype(np.float64)
+    fixed = np.bincount(_cells(table.gold_ok[fixed_steps], table.label[fixed_steps]), minlength=4).astype(
+        np.float64
+    )
     threshold, tune_score = best_threshold(table.score[sweep], table.gold_ok[sweep], fixed)
     relabelled = np.where(table.by_redundancy, table.label, table.score > threshold)
 
@@ -504,9 +557,7 @@ class PRMBenchScore:
                 "overall": {**rows.pop("overall"), "processbench_f1": self.summary.first_error_index["f1"]},
                 "categories": rows,
                 "groups": dict(self.summary.groups),
-                "group_intervals": {
-                    g: [i.low, i.high] for g, i in self.summary.group_intervals.items()
-                },
+                "group_intervals": {g: [i.low, i.high] for g, i in self.summary.group_intervals.items()},
                 "correct_solutions": self.summary.correct_solutions,
                 "first_error_index": dict(self.summary.first_error_index),
                 "error_positions": list(self.summary.error_positions),

@@ -1,8 +1,9 @@
-"""``surestep compare``: paired bootstrap of the headline differences between two stability runs.
+"""``surestep compare``: paired bootstrap of the headline differences between two runs.
 
-Only the problems both runs answered are compared, paired by problem id (one resample of
-problems applies to both runs, so their per-problem correlation is kept). A verdict is given
-only where the interval of B − A excludes 0.
+Stability runs are compared on the problems both answered, paired by problem id; PRM runs on
+the PRMBench instances both scored validly, paired by instance id (resampled within each
+category, as the single-run intervals are). One resample applies to both runs, so their
+per-item correlation is kept. A verdict is given only where the interval of B − A excludes 0.
 """
 
 from __future__ import annotations
@@ -22,19 +23,24 @@ from surestep.metrics import (
     per_problem_scores,
 )
 from surestep.metrics.dataset import FloatArray, derived_figures
-from surestep.report.data import StabilityView, headline_columns
+from surestep.prm.data import CORRECT
+from surestep.prm.scoring import ScoringOptions, build_table, paired_prmscore
+from surestep.report.data import PRMRun, StabilityView, headline_columns
+from surestep.report.labels import label
 
 
 @dataclass(frozen=True)
 class Comparison:
     a: str
     b: str
+    unit: str  # what was paired: "problems" or "instances"
     shared: int
     only_a: int
     only_b: int
-    k: int
     confidence: float
     differences: dict[str, PairedDifference]
+    k: int | None = None  # stability runs: the k of the headline figures
+    invalid: int = 0  # PRM runs: instances in both, left out for an invalid prediction in either
 
     def verdict(self, key: str) -> str:
         d = self.differences[key]
@@ -46,16 +52,18 @@ class Comparison:
         def finite(x: float) -> float | None:
             return x if np.isfinite(x) else None
 
+        extra: dict[str, Any] = {"k": self.k} if self.k is not None else {"invalid_in_either": self.invalid}
         return {
             "a": self.a,
             "b": self.b,
-            "shared_problems": self.shared,
+            f"shared_{self.unit}": self.shared,
             "only_in_a": self.only_a,
             "only_in_b": self.only_b,
-            "k": self.k,
+            **extra,
             "confidence": self.confidence,
             "metrics": {
                 key: {
+                    "label": label(key),
                     "a": finite(d.a),
                     "b": finite(d.b),
                     "delta": finite(d.delta),
@@ -105,10 +113,63 @@ def compare_runs(
     return Comparison(
         a=a.name,
         b=b.name,
+        unit="problems",
         shared=len(shared),
         only_a=len(a.problems) - len(shared),
         only_b=len(b.problems) - len(shared),
-        k=k,
         confidence=confidence,
         differences=ordered,
+        k=k,
+    )
+
+
+def compare_prm_runs(
+    a: PRMRun,
+    b: PRMRun,
+    *,
+    names: tuple[str, str] | None = None,
+    resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Comparison:
+    """B − A of PRMScore (Overall, groups, categories) over the instances both runs scored validly.
+
+    Each run is labelled at its own default threshold (0.5, or −0.05 on reward differences).
+    An instance whose text differs between the two runs' data is an error, not a pairing.
+    """
+    name_a, name_b = names or (a.directory.name, b.directory.name)
+    in_b = {i.id: i for i in b.bench.instances if i.id in b.predictions.by_id}
+    both = [i for i in a.bench.instances if i.id in a.predictions.by_id and i.id in in_b]
+    differing = [i.id for i in both if in_b[i.id] != i]
+    if differing:
+        raise SurestepError(
+            f"{name_a} and {name_b} were scored on different versions of {len(differing)} instances "
+            f"(e.g. {', '.join(differing[:3])}); compare runs on the same PRMBench data"
+        )
+    valid = [i for i in both if a.predictions.by_id[i.id].valid and b.predictions.by_id[i.id].valid]
+    if not any(i.category != CORRECT for i in valid):
+        raise SurestepError(f"{name_a} and {name_b} share no validly scored instance of the nine categories")
+    tables = [
+        build_table(
+            [(i, run.predictions.by_id[i.id]) for i in valid], ScoringOptions(threshold=run.default_threshold)
+        )
+        for run in (a, b)
+    ]
+    differences = {
+        key: d
+        for key, d in paired_prmscore(
+            tables[0], tables[1], resamples=resamples, confidence=confidence, seed=seed
+        ).items()
+        if np.isfinite(d.a) or np.isfinite(d.b)  # categories (and groups) the shared instances lack
+    }
+    return Comparison(
+        a=name_a,
+        b=name_b,
+        unit="instances",
+        shared=len(valid),
+        only_a=sum(i.id in a.predictions.by_id for i in a.bench.instances) - len(both),
+        only_b=len(in_b) - len(both),
+        confidence=confidence,
+        differences=differences,
+        invalid=len(both) - len(valid),
     )

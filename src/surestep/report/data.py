@@ -21,7 +21,7 @@ from surestep.errors import SurestepError
 from surestep.metrics import StabilityProtocol, g_pass_at_k, mg_pass_at_k, pass_at_k
 from surestep.metrics.dataset import GREEDY_KEY, drop_key, g_pass_key, mg_pass_key, pass_key
 from surestep.prm.data import CATEGORIES, PRMBench, load_prmbench
-from surestep.prm.predictions import load_predictions
+from surestep.prm.predictions import PredictionSet, load_predictions
 from surestep.prm.scoring import PRMBenchScore, ScoringOptions, score_predictions
 from surestep.runs.pipeline import SAMPLE, scored_draws
 from surestep.runs.prm_run import MANIFEST as PRM_MANIFEST
@@ -298,8 +298,22 @@ class PRMView:
         return [(str(r["position"]), int(r["steps"]), float(r["accuracy"])) for r in rows]
 
 
-def load_prm_run(directory: Path, *, threshold: float | None = None, resamples: int = 1000) -> PRMView:
-    """Read a ``surestep prm run`` directory (its manifest names the data and the scorer)."""
+@dataclass(frozen=True)
+class PRMRun:
+    """What a ``surestep prm run`` directory holds: its manifest, data and predictions."""
+
+    directory: Path
+    manifest: dict[str, Any]
+    bench: PRMBench
+    predictions: PredictionSet
+
+    @property
+    def default_threshold(self) -> float:
+        """PRMBench's decision for this scorer: 0.5, or −0.05 on reward differences."""
+        return -0.05 if self.manifest.get("reward_differences") else 0.5
+
+
+def read_prm_run(directory: Path) -> PRMRun:
     path = directory / PRM_MANIFEST
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -308,10 +322,15 @@ def load_prm_run(directory: Path, *, threshold: float | None = None, resamples: 
     predictions_path = directory / PREDICTIONS
     if not predictions_path.exists():
         raise SurestepError(f"{directory}: no {PREDICTIONS} yet (finish the run: surestep prm run ...)")
-    bench: PRMBench = load_prmbench(manifest["data"], limit=manifest.get("limit"))
-    predictions = load_predictions(predictions_path, bench)
-    if threshold is None:
-        threshold = -0.05 if manifest.get("reward_differences") else 0.5
+    bench = load_prmbench(manifest["data"], limit=manifest.get("limit"))
+    return PRMRun(directory, manifest, bench, load_predictions(predictions_path, bench))
+
+
+def load_prm_run(directory: Path, *, threshold: float | None = None, resamples: int = 1000) -> PRMView:
+    """Read a ``surestep prm run`` directory (its manifest names the data and the scorer)."""
+    run = read_prm_run(directory)
+    manifest, bench, predictions = run.manifest, run.bench, run.predictions
+    threshold = run.default_threshold if threshold is None else threshold
     options = ScoringOptions(threshold=threshold, resamples=resamples, allow_missing=True)
     score = score_predictions(bench, predictions, options, name=directory.name)
     instances = []

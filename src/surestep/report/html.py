@@ -18,31 +18,12 @@ from importlib.resources import files
 from typing import Any
 
 from surestep import __version__
-from surestep.metrics.dataset import GREEDY_KEY, g_pass_key, mg_pass_key
+from surestep.metrics.dataset import g_pass_key, mg_pass_key
 from surestep.prm.data import CATEGORIES, GROUPS
 from surestep.report.data import PRMView, StabilityView, headline_columns
+from surestep.report.labels import label, pct
 from surestep.report.packing import CHUNK_BYTES, Chunk, pack_chunks
 from surestep.report.svg import grouped_bars, line_chart, radar, step_curves
-
-LABELS = {GREEDY_KEY: "Greedy"}
-
-
-def label(key: str) -> str:
-    """'G-Pass@16_0.75' -> 'G-Pass@16 τ=0.75', 'pass@16' -> 'Pass@16', 'relative_drop@16' -> 'Rel. drop@16'."""
-    if key in LABELS:
-        return LABELS[key]
-    if key.startswith("pass@"):
-        return "Pass@" + key[len("pass@") :]
-    if key.startswith("relative_drop@"):
-        return "Rel. drop@" + key[len("relative_drop@") :]
-    name, sep, tau = key.partition("_")
-    return f"{name} τ={tau}" if sep and name.startswith("G-Pass@") else key
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    return f"{100 * value:.{digits}f}"
 
 
 @cache
