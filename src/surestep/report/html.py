@@ -226,7 +226,7 @@ def render_report(
     if stability:
         sections.append('<section id="stability"><h2>Stability</h2>' + stability_headline(stability))
         sections.append("<h3>How the score falls as the bar rises</h3>" + stability_curves(stability))
-        sections.append("<h3>By subset</h3>" + stability_subsets(stability))
+        sections.append("<h3>By subset, split, language and level</h3>" + stability_subsets(stability))
         sections.append(
             '<h3>Problems</h3><p class="note">Click a row for its answers grouped by equivalence '
             "(whitespace-insensitive), then a draw for its full text. Click a header to sort.</p>"
