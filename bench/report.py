@@ -1,6 +1,6 @@
 """Benchmark: the HTML report of a run with 500 problems x 64 draws (+ greedy): size and load time.
 
-Run: python bench/report.py [--problems 500] [--n 64] [--chars 1200]
+Run: python bench/report.py [--problems 500] [--n 64] [--chars 1200] [--max-draw-chars N]
 Writes a run store directly (realistic draw texts of about --chars characters: worked steps with
 varied numbers, a boxed answer, ~35% wrong), then times in one process:
 - loading the run and computing every figure (1,000 bootstrap resamples);
@@ -34,6 +34,7 @@ from surestep.data.problems import Problem  # noqa: E402
 from surestep.grading.records import GradeRecord  # noqa: E402
 from surestep.models.base import Completion  # noqa: E402
 from surestep.report.data import load_stability_run  # noqa: E402
+from surestep.report.html import shorten  # noqa: E402
 from surestep.runs.pipeline import GREEDY, SAMPLE  # noqa: E402
 from surestep.runs.store import RunStore  # noqa: E402
 
@@ -85,6 +86,7 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=500)
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--chars", type=int, default=1200)
+    parser.add_argument("--max-draw-chars", type=int, help="as surestep report --max-draw-chars")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -93,7 +95,7 @@ def main() -> None:
         print(f"built a run of {args.problems} problems x {args.n} draws (+ greedy), ~{args.chars} chars per draw, "
               f"in {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
-        report = write_report([root / "run"], root / "report.html")
+        report = write_report([root / "run"], root / "report.html", max_draw_chars=args.max_draw_chars)
         seconds = time.perf_counter() - started
         size = report.stat().st_size
         print(f"load + figures + render + write: {seconds:.2f} s; report {size / 1e6:.2f} MB "
@@ -102,7 +104,8 @@ def main() -> None:
         chunks = re.findall(r'<script type="text/plain" id="texts-0-\d+">([^<]*)</script>', html)
         packed = sum(len(c) for c in chunks)
         view = load_stability_run(root / "run", resamples=0)
-        raw = json.dumps([list(p.texts) for p in view.problems], ensure_ascii=False, separators=(",", ":")).encode()
+        texts = [[shorten(t, args.max_draw_chars) for t in p.texts] for p in view.problems]  # what the page holds
+        raw = json.dumps(texts, ensure_ascii=False, separators=(",", ":")).encode()
         baseline = len(base64.b64encode(gzip.compress(raw, 9, mtime=0)))
         print(f"draw texts: {len(raw) / 1e6:.1f} MB of JSON -> {packed / 1e6:.2f} MB in {len(chunks)} bzip2 chunks; "
               f"baseline gzip -9 + base64: {baseline / 1e6:.2f} MB (bzip2 chunks / baseline: {packed / baseline:.2f})")
@@ -121,7 +124,7 @@ def main() -> None:
               f"report minus browser start-up: {load - base:.2f} s (goal < 5 s: {'met' if load < 5 else 'MISSED'})")
         last = view.problems[-1]
         linked, dom = open_in_browser(browser, report, root / "p2", f"#run=0&problem={last.id}&draw={last.n - 1}")
-        shown = last.texts[-1][-40:].replace("$", "") in dom.replace("$", "")
+        shown = last.texts[-1][-20:].replace("$", "") in dom.replace("$", "")
         print(f"report opened at a link to the last draw of the last problem: {linked:.2f} s "
               f"(against the report alone: {linked / load:.2f}x; the draw's text shown: {shown})")
 
