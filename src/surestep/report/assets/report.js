@@ -94,6 +94,7 @@ function openAddressedDraw() {
   select.value = String(runIndex);
   renderProblems();
   const tr = [...document.querySelectorAll('#problems tr.problem')].find(row => row.dataset.id === id);
+  if (!tr) return;
   showDraw(toggleProblem(tr, p, runIndex), runIndex, p, d);
   tr.scrollIntoView();
 }
