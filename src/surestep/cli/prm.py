@@ -14,7 +14,7 @@ from rich.table import Table
 from surestep.prm.data import CATEGORIES, HUB_DATASET, PRMBench, category_counts, load_prmbench
 from surestep.prm.predictions import load_predictions
 from surestep.prm.scorers.registry import SCORERS, ScorerOptions
-from surestep.prm.scoring import ScoringOptions, score_predictions, tune_split
+from surestep.prm.scoring import ScoringOptions, default_threshold, score_predictions, tune_split
 from surestep.report.prm_tables import print_prmbench
 from surestep.runs.prm_run import PRMRunProgress, PRMRunRequest, run_prm
 
@@ -243,7 +243,7 @@ def run_command(
         bench, predictions_path = run_prm(request, progress=show)
     predictions = load_predictions(predictions_path, bench)
     if threshold is None:
-        threshold = -0.05 if reward_differences else 0.5
+        threshold = default_threshold(reward_differences)
     result = score_predictions(bench, predictions, ScoringOptions(threshold=threshold), name=f"{scorer}")
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")

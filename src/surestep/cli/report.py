@@ -134,8 +134,8 @@ def compare_command(
             seed=seed,
         )
     else:
-        a = replace(load_stability_run(run_a, resamples=0, seed=seed), name=names[0])
-        b = replace(load_stability_run(run_b, resamples=0, seed=seed), name=names[1])
+        a = replace(load_stability_run(run_a, resamples=0, seed=seed, with_texts=False), name=names[0])
+        b = replace(load_stability_run(run_b, resamples=0, seed=seed, with_texts=False), name=names[1])
         comparison = compare_runs(a, b, resamples=resamples, confidence=confidence, seed=seed)
     if as_json:
         sys.stdout.write(json.dumps(comparison.to_json(), indent=2) + "\n")

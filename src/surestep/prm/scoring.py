@@ -50,6 +50,13 @@ CORRECT_CODE = NUM_CATEGORIES
 """Category code of the synthetic ``correct_*`` instances, after the nine real categories."""
 MAX_ERROR_POSITION = 16
 BASELINES = ("all_correct", "random", "oracle")
+REWARD_DIFFERENCE_THRESHOLD = -0.05
+"""PRMBench's decision on differences of consecutive rewards (Skywork-style value heads)."""
+
+
+def default_threshold(reward_differences: bool) -> float:
+    """The published decision threshold: 0.5 on step scores, −0.05 on reward differences."""
+    return REWARD_DIFFERENCE_THRESHOLD if reward_differences else 0.5
 _CATEGORY_CODE = {key: code for code, key in enumerate((*CATEGORY_KEYS, CORRECT))}
 _F1_ONLY = np.array([key in F1_ONLY_CATEGORIES for key in (*CATEGORY_KEYS, CORRECT)])
 
@@ -306,16 +313,6 @@ def _figures_of_sums(sums: FloatArray) -> dict[str, FloatArray]:
     }
 
 
-def _bootstrap(
-    counts: FloatArray, category: IntArray, *, resamples: int, seed: int
-) -> tuple[FloatArray, FloatArray, dict[str, FloatArray]]:
-    """(resamples,) PRMScores per category, pooled Overall and groups; instances resampled per category."""
-    (sums,) = _resampled_sums([counts], category, resamples=resamples, seed=seed)
-    per_category = prmscore(sums, f1_only=_F1_ONLY[:NUM_CATEGORIES])
-    overall = prmscore(np.nansum(sums, axis=1))
-    return per_category, overall, _group_scores(per_category)
-
-
 def paired_prmscore(
     table_a: StepTable, table_b: StepTable, *, resamples: int = 2000, confidence: float = 0.95, seed: int = 0
 ) -> dict[str, PairedDifference]:
@@ -387,14 +384,13 @@ def summarize_table(
     intervals: dict[str, Interval] = {}
     group_intervals: dict[str, Interval] = {}
     if n_resamples > 0 and len(table.instances) > 0:
-        per_category, overall, boot_groups = _bootstrap(
-            counts, table.category, resamples=n_resamples, seed=options.seed
-        )
+        (resampled,) = _resampled_sums([counts], table.category, resamples=n_resamples, seed=options.seed)
+        boot = _figures_of_sums(resampled)
         for code, key in enumerate(CATEGORY_KEYS):
             if present[code]:
-                intervals[key] = _interval(per_category[:, code], options.confidence)
-        intervals["overall"] = _interval(overall, options.confidence)
-        group_intervals = {g: _interval(v, options.confidence) for g, v in boot_groups.items()}
+                intervals[key] = _interval(boot[key], options.confidence)
+        intervals["overall"] = _interval(boot["overall"], options.confidence)
+        group_intervals = {g: _interval(boot[g], options.confidence) for g in GROUPS}
 
     rows: dict[str, dict[str, Any]] = {}
     for row, key in enumerate((*CATEGORY_KEYS, "overall")):

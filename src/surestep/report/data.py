@@ -6,7 +6,6 @@ the static figures and the tests all look at the same values.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -22,10 +21,11 @@ from surestep.metrics import StabilityProtocol, g_pass_at_k, mg_pass_at_k, pass_
 from surestep.metrics.dataset import GREEDY_KEY, drop_key, g_pass_key, mg_pass_key, pass_key
 from surestep.prm.data import CATEGORIES, PRMBench, load_prmbench
 from surestep.prm.predictions import PredictionSet, load_predictions
-from surestep.prm.scoring import PRMBenchScore, ScoringOptions, score_predictions
+from surestep.prm.scoring import PRMBenchScore, ScoringOptions, default_threshold, score_predictions
 from surestep.runs.pipeline import SAMPLE, scored_draws
 from surestep.runs.prm_run import MANIFEST as PRM_MANIFEST
 from surestep.runs.prm_run import PREDICTIONS
+from surestep.runs.prm_run import read_manifest as read_prm_manifest
 from surestep.runs.runner import open_run
 from surestep.runs.scoring import ScoreOptions, ScoreSheet, score_problems
 from surestep.runs.store import DATABASE
@@ -152,16 +152,25 @@ def _model_name(manifest: dict[str, Any]) -> str:
 
 
 def load_stability_run(
-    directory: Path, *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+    directory: Path,
+    *,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    with_texts: bool = True,
 ) -> StabilityView:
-    """Read a ``surestep run`` directory: every draw must be graded (``surestep grade`` first)."""
+    """Read a ``surestep run`` directory: every draw must be graded (``surestep grade`` first).
+
+    ``with_texts=False`` leaves the draws' texts out (empty strings), for callers that need figures only.
+    """
     store, manifest = open_run(directory)
     with store:
         n = int(manifest["n"])
         problems = group_draws(scored_draws(store, manifest, n), path=directory, n=n)
         texts: dict[str, dict[int, str]] = {}
-        for draw in store.draws(manifest["configs"][SAMPLE], below=n):
-            texts.setdefault(draw.problem_id, {})[draw.draw_index] = draw.text
+        if with_texts:
+            for draw in store.draws(manifest["configs"][SAMPLE], below=n):
+                texts.setdefault(draw.problem_id, {})[draw.draw_index] = draw.text
         stored = {p.id: p for p, _ in store.problems()}
     ks = tuple(k for k in sorted({*manifest.get("protocol", {}).get("ks", ()), 4, 8, 16}) if k <= n) or (n,)
     headline = HEADLINE_K if n >= HEADLINE_K else max(ks)
@@ -309,16 +318,14 @@ class PRMRun:
 
     @property
     def default_threshold(self) -> float:
-        """PRMBench's decision for this scorer: 0.5, or −0.05 on reward differences."""
-        return -0.05 if self.manifest.get("reward_differences") else 0.5
+        """PRMBench's decision for this scorer (see ``prm.scoring.default_threshold``)."""
+        return default_threshold(bool(self.manifest.get("reward_differences")))
 
 
 def read_prm_run(directory: Path) -> PRMRun:
-    path = directory / PRM_MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise SurestepError(f"{path}: unreadable manifest ({exc})") from None
+    manifest = read_prm_manifest(directory)
+    if manifest is None:
+        raise SurestepError(f"{directory}: no {PRM_MANIFEST} (not a surestep prm run directory)")
     predictions_path = directory / PREDICTIONS
     if not predictions_path.exists():
         raise SurestepError(f"{directory}: no {PREDICTIONS} yet (finish the run: surestep prm run ...)")

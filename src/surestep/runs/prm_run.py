@@ -97,18 +97,25 @@ class PredictionStore:
         return int(count), int(steps), float(seconds)
 
 
-def _reconcile(directory: Path, new: dict[str, Any]) -> None:
+def read_manifest(directory: Path) -> dict[str, Any] | None:
+    """A PRM run directory's manifest, or None where there is none yet."""
     path = directory / MANIFEST
     if not path.exists():
+        return None
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise SurestepError(f"{path}: unreadable manifest ({exc})") from None
+
+
+def _reconcile(directory: Path, new: dict[str, Any]) -> None:
+    existing = read_manifest(directory)
+    if existing is None:
         if (directory / DATABASE).exists():
             raise SurestepError(f"{directory}: predictions without a {MANIFEST}; use a new --out directory")
         directory.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, new)
+        write_json_atomic(directory / MANIFEST, new)
         return
-    try:
-        existing = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise SurestepError(f"{path}: unreadable manifest ({exc})") from None
     error = changed_fields_error(
         existing, new, IDENTITY_FIELDS,
         f"{directory} was made with a different scorer setup; refusing to mix predictions.",
