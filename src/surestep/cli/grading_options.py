@@ -14,7 +14,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def grading_options(func: F) -> F:
-    """Add --mode, --judge-*, --workers and --budget to a command."""
+    """Add --mode, --judge-*, --workers, --budget and the opt-in rules to a command."""
     decorators = [
         click.option(
             "--mode",
@@ -45,6 +45,18 @@ def grading_options(func: F) -> F:
             show_default=True,
             help="Wall-clock seconds allowed per answer before it is graded 'timeout'.",
         ),
+        click.option(
+            "--prose-fallback",
+            is_flag=True,
+            help="Opt-in: a response with no box or answer phrase is answered by the last number "
+            "or formula of its closing sentence (recorded as rule 'prose_fallback').",
+        ),
+        click.option(
+            "--decimal-comma",
+            is_flag=True,
+            help="Opt-in: read a lone '1000,99' as 1000.99 (locales with decimal commas); "
+            "'1,000' stays one thousand.",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -60,6 +72,8 @@ def grading_config(
     judge_cache: Path | None,
     workers: int | None,
     budget: float,
+    prose_fallback: bool = False,
+    decimal_comma: bool = False,
 ) -> GradingConfig:
     chosen = GradingMode(mode)
     judge = None
@@ -69,4 +83,11 @@ def grading_config(
         judge = JudgeConfig(
             base_url=judge_url, model=judge_model, api_key_env=judge_api_key_env, cache_path=judge_cache
         )
-    return GradingConfig(mode=chosen, workers=workers, budget_seconds=budget, judge=judge)
+    return GradingConfig(
+        mode=chosen,
+        workers=workers,
+        budget_seconds=budget,
+        judge=judge,
+        prose_fallback=prose_fallback,
+        decimal_comma=decimal_comma,
+    )

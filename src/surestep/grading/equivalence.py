@@ -27,12 +27,13 @@ from typing import Any
 
 from surestep.grading.exact_algebra import canonical_form, variables
 from surestep.grading.guards import rejection_reason
+from surestep.grading.normalize import normalize_answer, top_level_items
 from surestep.grading.records import MatchStatus
 
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 
 _WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mathbf|operatorname)\s*\{([^{}]*)\}")
-_SPACING = re.compile(r"\\[,;:!]|\\quad|\\qquad|\\left|\\right|\\displaystyle|~")
+_MATH_DELIMITERS = re.compile(r"^\$+|(?<!\\)\$+$")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°")
 _INTEGER = re.compile(r"[+-]?\d+")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
@@ -52,8 +53,7 @@ def grader_version() -> str:
 
 def strip_latex_noise(text: str) -> str:
     """Remove spacing commands, $ delimiters, \\text{} wrappers and a trailing period."""
-    out = text.strip().strip("$").strip()
-    out = _SPACING.sub("", out)
+    out = normalize_answer(_MATH_DELIMITERS.sub("", text.strip()))
     out = _WRAPPERS.sub(r"\1", out)
     return out.strip().rstrip(".").strip()
 
@@ -117,6 +117,96 @@ def exact_structure(text: str) -> tuple[str, tuple[Fraction | str, ...]] | None:
             return None
         return shape, tuple(sorted(set(values)))
     return shape, tuple(values)
+
+
+def exact_percent(text: str) -> Fraction | None:
+    """The number before a trailing ``\\%`` ("28\\%" -> 28), or None when there is no percent."""
+    s = "".join(strip_latex_noise(text).split())
+    return exact_number(s[:-2]) if s.endswith("\\%") else None
+
+
+def _percent_match(gold: str, answer: str, gold_value: Fraction | None) -> MatchStatus | None:
+    """28\\% equals 28\\% and also a bare 28 or 0.28; 0.28\\% is not 28\\% (both percent: as written)."""
+    gold_percent, answer_percent = exact_percent(gold), exact_percent(answer)
+    if gold_percent is None and answer_percent is None:
+        return None
+    if gold_percent is not None and answer_percent is not None:
+        same = gold_percent == answer_percent
+    elif gold_percent is not None:
+        plain = exact_number(answer)
+        if plain is None:
+            return None
+        same = plain in (gold_percent, gold_percent / 100)
+    else:
+        if gold_value is None or answer_percent is None:
+            return None
+        same = gold_value in (answer_percent, answer_percent / 100)
+    return MatchStatus.MATCH if same else MatchStatus.NO_MATCH
+
+
+_VARIABLE_PREFIX = re.compile(r"^([A-Za-z])=")
+
+
+def _list_item(text: str) -> tuple[str, object] | None:
+    """(variable prefix or "", exact value) of one list item, or None when it is not exact."""
+    prefix = _VARIABLE_PREFIX.match(text)
+    letter = prefix.group(1) if prefix else ""
+    value: object = exact_number(text)
+    if value is None:
+        value = exact_structure(text[prefix.end() :] if prefix else text)
+    return None if value is None else (letter, value)
+
+
+def exact_list(text: str) -> tuple[str, frozenset[str], tuple[object, ...]] | None:
+    """A bare list ("1, 2", "x=1,x=2", "(1,2),(3,4)") or a set of exact items, else None.
+
+    Returns (kind, variable letters, items sorted): kind is "set" for ``\\{...\\}`` and
+    "list" for a bare comma list; a bare list of solutions is unordered, as graders read it.
+    """
+    s = compact(text)
+    if _THOUSANDS.fullmatch(s):
+        return None
+    kind = "list"
+    if s.startswith("\\{") and s.endswith("\\}"):
+        kind, s = "set", s[2:-2]
+    parts = top_level_items(s)
+    if len(parts) < (1 if kind == "set" else 2) or not all(parts):
+        return None
+    items = [_list_item(part) for part in parts]
+    if any(item is None for item in items):
+        return None
+    pairs = [item for item in items if item is not None]
+    letters = frozenset(letter for letter, _ in pairs if letter)
+    return kind, letters, tuple(sorted((value for _, value in pairs), key=repr))
+
+
+def _list_match(gold: str, answer: str) -> MatchStatus | None:
+    gold_list = exact_list(gold)
+    if gold_list is None:
+        return None
+    answer_list = exact_list(answer)
+    if answer_list is None or len(gold_list[1] | answer_list[1]) > 1:
+        return None  # items named by different variables are left to math-verify
+    if "set" in (gold_list[0], answer_list[0]):
+        same = set(map(repr, gold_list[2])) == set(map(repr, answer_list[2]))
+    else:
+        same = gold_list[2] == answer_list[2]
+    return MatchStatus.MATCH if same else MatchStatus.NO_MATCH
+
+
+def item_count(text: str) -> int:
+    """How many answers ``text`` holds: the items of a set or bare list (1 for "1,000" or "(1,2)")."""
+    s = compact(text)
+    if _THOUSANDS.fullmatch(s):
+        return 1
+    if s.startswith("\\{") and s.endswith("\\}"):
+        s = s[2:-2]
+    return len(top_level_items(s))
+
+
+def expects_several(gold: str) -> bool:
+    """Does the gold answer hold several items (so several closing boxes may answer it)?"""
+    return item_count(gold) > 1
 
 
 def is_reduced(text: str) -> bool:
@@ -202,6 +292,9 @@ def quick_compare(gold: str, answer: str, *, require_reduced: bool = False) -> M
         answer_value = exact_number(answer)
         if answer_value is not None:
             return MatchStatus.MATCH if answer_value == gold_value else MatchStatus.NO_MATCH
+    percent = _percent_match(gold, answer, gold_value)
+    if percent is not None:
+        return percent
     if _IRRATIONAL.search(gold) and _DECIMAL.fullmatch("".join(strip_latex_noise(answer).split())):
         return MatchStatus.NO_MATCH  # a decimal approximation is not the exact irrational answer
     gold_structure = exact_structure(gold)
@@ -209,6 +302,9 @@ def quick_compare(gold: str, answer: str, *, require_reduced: bool = False) -> M
         answer_structure = exact_structure(answer)
         if answer_structure is not None:
             return MatchStatus.MATCH if answer_structure == gold_structure else MatchStatus.NO_MATCH
+    listed = _list_match(gold, answer)
+    if listed is not None:
+        return listed
     gold_form = canonical_form(compact(gold))
     if gold_form is not None:
         answer_form = canonical_form(compact(answer))

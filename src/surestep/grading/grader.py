@@ -14,9 +14,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from surestep.grading.equivalence import compact, compare, grader_version, quick_compare
+from surestep.grading.equivalence import (
+    compact,
+    compare,
+    expects_several,
+    grader_version,
+    item_count,
+    quick_compare,
+)
 from surestep.grading.extraction import extract_answer, option_letter
 from surestep.grading.judge import JudgeClient, JudgeConfig
+from surestep.grading.normalize import decimal_comma
 from surestep.grading.pool import WorkerPool
 from surestep.grading.records import GradeRecord, MatchStatus, Verdict
 
@@ -45,6 +53,14 @@ class GradingConfig:
     workers: int | None = None
     budget_seconds: float = 5.0
     judge: JudgeConfig | None = None
+    prose_fallback: bool = False  # opt-in: last number/formula of the closing sentence
+    decimal_comma: bool = False  # opt-in: read a lone "1000,99" as 1000.99
+
+    @property
+    def rule_options(self) -> str:
+        """The opt-in rules in force, as recorded in each draw's grader name ("" when none)."""
+        chosen = (("prose", self.prose_fallback), ("decimal-comma", self.decimal_comma))
+        return "".join(f"+{name}" for name, on in chosen if on)
 
     def __post_init__(self) -> None:
         if self.mode is not GradingMode.RULE and self.judge is None:
@@ -99,7 +115,7 @@ class _Pair:
     question: str | None
 
 
-def _pair_for(request: GradeRequest, answer: str) -> _Pair | Verdict:
+def _pair_for(request: GradeRequest, answer: str, *, decimal_commas: bool = False) -> _Pair | Verdict:
     """The (gold, answer) texts to compare, resolving option letters; a Verdict if already settled."""
     gold, compared = request.gold, answer
     options = request.options
@@ -113,7 +129,13 @@ def _pair_for(request: GradeRequest, answer: str) -> _Pair | Verdict:
         elif gold_letter:
             gold = options[gold_letter]
     reduced = bool(request.question and _REDUCED_FORM.search(request.question))
-    return _Pair(compact(gold), compact(compared), reduced, request.question)
+    if decimal_commas:
+        gold, compared = decimal_comma(gold), decimal_comma(compared)
+    gold_text = compact(gold)
+    answer_text = compact(compared)
+    if gold_text.startswith("\\{") and not answer_text.startswith("\\{") and item_count(answer_text) > 1:
+        answer_text = "\\{" + answer_text + "\\}"  # several boxes against a set gold form a set
+    return _Pair(gold_text, answer_text, reduced, request.question)
 
 
 class Grader:
@@ -180,9 +202,19 @@ class Grader:
         """Grade every request; records in input order, with counts for the summary."""
         started = time.perf_counter()
         stats = GradingStats(draws=len(requests))
-        extractions = [extract_answer(r.response, r.options) for r in requests]
+        config = self.config
+        extractions = [
+            extract_answer(
+                r.response,
+                r.options,
+                several=expects_several(r.gold),
+                prose_fallback=config.prose_fallback,
+            )
+            for r in requests
+        ]
         targets: list[_Pair | Verdict | None] = [
-            None if e.answer is None else _pair_for(r, e.answer) for r, e in zip(requests, extractions)
+            None if e.answer is None else _pair_for(r, e.answer, decimal_commas=config.decimal_comma)
+            for r, e in zip(requests, extractions)
         ]
         unique = list(dict.fromkeys(t for t in targets if isinstance(t, _Pair)))
         stats.unique_pairs = len(unique)
@@ -200,7 +232,7 @@ class Grader:
                     extraction_rule=extraction.rule.value,
                     verdict=verdict.value,
                     correct=verdict is Verdict.CORRECT,
-                    grader=f"{self.name}-{mode.value}",
+                    grader=f"{self.name}-{mode.value}{config.rule_options}",
                     grader_version=self.version,
                     detail=detail,
                     grade_seconds=round(seconds, 6),

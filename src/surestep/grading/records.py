@@ -22,11 +22,13 @@ class Rule(str, Enum):
     """Which extraction rule found the final answer."""
 
     BOXED = "boxed"
+    BOXED_SEVERAL = "boxed_several"  # the closing boxes together, when the gold has several items
     FBOX = "fbox"
     FINAL_ANSWER_PHRASE = "final_answer_phrase"
     ANSWER_LABEL = "answer_label"
     CHINESE_ANSWER = "chinese_answer"
     CHOICE_LETTER = "choice_letter"
+    PROSE_FALLBACK = "prose_fallback"  # opt-in: the last number or formula of the closing sentence
     NONE = "none"
 
 
