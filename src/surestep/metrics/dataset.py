@@ -54,12 +54,11 @@ GREEDY_KEY = "greedy"
 
 @dataclass(frozen=True)
 class StabilityProtocol:
-    """Which k and tau to report, and the seeds for the randomised figures."""
+    """Which k and tau to report, and the seed for bootstrap resampling."""
 
     ks: tuple[int, ...] = DEFAULT_KS
     taus: tuple[float, ...] = DEFAULT_TAUS
     headline_k: int = HEADLINE_K
-    maj_subsets: int = 100
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -104,13 +103,7 @@ def per_problem_scores(outcomes: ProblemOutcomes, protocol: StabilityProtocol) -
                 scores[g_pass_key(k, tau)] = row
         scores[mg_pass_key(k)] = mg_pass_at_k(n, c, k)
         if outcomes.answer_classes is not None and outcomes.draw_correct is not None:
-            scores[maj_key(k)] = maj_at_k(
-                outcomes.answer_classes,
-                outcomes.draw_correct,
-                k,
-                n_subsets=protocol.maj_subsets,
-                seed=protocol.seed + k,
-            )
+            scores[maj_key(k)] = maj_at_k(outcomes.answer_classes, outcomes.draw_correct, k)
     return scores
 
 
