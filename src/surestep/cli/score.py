@@ -53,7 +53,7 @@ from surestep.runs.store import RunStore
     help="Interval confidence level.",
 )
 @click.option("--by", "by", metavar="FIELD", help="Break figures down by a field of the draws, e.g. subset.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for bootstrap and maj@k subsets.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for bootstrap resamples.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @grading_options
 def score_command(
