@@ -204,6 +204,7 @@ def item_count(text: str) -> int:
     return len(top_level_items(s))
 
 
+@lru_cache(maxsize=4096)
 def expects_several(gold: str) -> bool:
     """Does the gold answer hold several items (so several closing boxes may answer it)?"""
     return item_count(gold) > 1

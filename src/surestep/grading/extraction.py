@@ -273,13 +273,13 @@ def extract_answer(
 
 def _final_statement(response: str, *, several: bool) -> tuple[str, Rule] | None:
     """The last explicit final-answer statement (a box or a phrase), else a weak phrase."""
-    tail_start = max(0, len(response) - _TAIL_CHARS)
-    tail = response[tail_start:]
     box = next((b for b in _boxes_backwards(response) if b[2].strip()), None)
-    phrase = _last_phrase(tail, explicit_only=box is not None)
+    # only a phrase after the last box can override it, so only that part is searched
+    region_start = max(len(response) - _TAIL_CHARS, box[0] + 1 if box is not None else 0)
+    phrase = _last_phrase(response[region_start:], explicit_only=box is not None)
     if phrase is not None and box is not None and not _HAS_MATH.search(phrase[1]):
         phrase = None  # "Final Answer: see above" after a box is commentary, not a new answer
-    if box is not None and (phrase is None or tail_start + phrase[0] < box[0]):
+    if box is not None and phrase is None:
         if several:
             group = closing_boxes(response)
             if len(group) > 1 and all(len(top_level_items(item)) == 1 for item in group):
