@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ pytest.importorskip("torch", reason="prm run needs torch (extra 'prm')")
 
 from tests.conftest import REPO_ROOT, run_cli
 from tests.prm.tiny_models import build
+from tests.waiting import count_rows, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -75,21 +75,13 @@ def test_a_killed_run_resumes_without_rescoring(tiny_shepherd, subset, tmp_path)
         cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     database = out / "predictions.sqlite"
-    deadline = time.monotonic() + 120
-    seen = 0
-    while time.monotonic() < deadline and child.poll() is None:
-        if database.exists():
-            try:
-                with sqlite3.connect(database) as db:
-                    seen = db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
-            except sqlite3.OperationalError:
-                seen = 0
-            if seen >= 5:
-                break
-        time.sleep(0.05)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
-    assert seen >= 5, "the run never got going"
+    try:
+        wait_until(lambda: child.poll() is not None or count_rows(database, "predictions") >= 5,
+                   what="five stored predictions")
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert count_rows(database, "predictions") >= 5, "the run never got going"
     with sqlite3.connect(database) as db:
         before = dict(db.execute("SELECT id, row FROM predictions").fetchall())
     resumed = run_cli(*_args(tiny_shepherd, subset, out, "--limit", "80", "--chunk", "1"))

@@ -7,6 +7,9 @@ import signal
 from surestep.grading.pool import WorkerPool
 from tests.grading import pool_helpers
 
+SCHEDULING_SLACK = 5.0
+"""How late the parent may notice an overrun on a loaded single-core machine."""
+
 
 def test_results_come_back_in_input_order():
     with WorkerPool(pool_helpers.square_after, workers=2, budget_seconds=10) as pool:
@@ -20,11 +23,12 @@ def test_overrunning_item_is_killed_and_the_rest_still_finish():
     with WorkerPool(pool_helpers.spin, workers=2, budget_seconds=0.3) as pool:
         results = pool.map([(1,), (2,), (3,)])
         assert all(r.timed_out for r in results)
-        assert all(r.seconds < 0.3 * 2 for r in results)
+        assert all(0.3 <= r.seconds < 0.3 + SCHEDULING_SLACK for r in results)
         assert pool.replaced == 3
     assert signal.getsignal(signal.SIGTERM) == original
-    with WorkerPool(pool_helpers.square_after, workers=1, budget_seconds=0.5) as pool:
-        mixed = pool.map([(5.0, 1), (0.0, 2), (0.0, 3)])
+    # A replacement worker's start-up counts against its first item: the budget leaves room for a slow fork.
+    with WorkerPool(pool_helpers.square_after, workers=1, budget_seconds=3.0) as pool:
+        mixed = pool.map([(600.0, 1), (0.0, 2), (0.0, 3)])
         assert [r.timed_out for r in mixed] == [True, False, False]
         assert [r.value for r in mixed[1:]] == [4, 9]
 

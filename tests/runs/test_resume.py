@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import DEMO_PROBLEMS, write_jsonl
+from tests.waiting import count_rows, wait_until
 
 N = 8
 
@@ -32,6 +33,29 @@ def _draws(out: Path) -> list[tuple]:
         ).fetchall()
 
 
+def _kill_after_progress(args: list[str], out: Path, before: int, delay: float) -> int:
+    """Start the CLI, wait until it has stored a draw beyond ``before``, SIGKILL it ``delay`` s later.
+
+    Returns the draws stored once it is dead. A run that finishes on its own is simply reaped.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "surestep", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    try:
+        wait_until(
+            lambda: process.poll() is not None or count_rows(out / "run.sqlite", "draws") > before,
+            what="the run to store a new draw",
+        )
+        time.sleep(delay)  # a random moment after the run got going, not a guess at start-up time
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    return len(_draws(out)) if (out / "run.sqlite").exists() else 0
+
+
 def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(fault_server, cli, tmp_path):
     server = fault_server("--latency", "0.04", "--fault-rate", "0.1", "--faults", "429,500,drop")
     reference = tmp_path / "reference"
@@ -41,19 +65,10 @@ def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(faul
 
     out = tmp_path / "killed"
     rng = random.Random(11)
-    counts = []
+    counts = [0]
     for _ in range(4):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "surestep", *_args(server.base_url, out)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        )
-        time.sleep(rng.uniform(0.8, 2.0))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        counts.append(len(_draws(out)) if (out / "run.sqlite").exists() else 0)
-    assert any(0 < c < len(expected) for c in counts), f"no kill landed mid-run: {counts}"
+        counts.append(_kill_after_progress(_args(server.base_url, out), out, counts[-1], rng.uniform(0.0, 0.4)))
+    assert 0 < counts[1] < len(expected), f"the first kill did not land mid-run: {counts}"
     assert counts == sorted(counts)  # nothing committed was ever lost
 
     result = cli(*_args(server.base_url, out))
