@@ -63,6 +63,23 @@ def test_json_and_parquet_files(tmp_path):
     assert [p.id for p in level5] == ["a"]
 
 
+def test_math_records_keep_level_and_subject_and_prefer_unique_id(tmp_path):
+    rows = [{"id": 0, "unique_id": "test/algebra/1.json", "problem": "P", "answer": "1", "level": 5.0,
+             "subject": "Algebra"},
+            {"id": 1, "unique_id": "test/geometry/2.json", "problem": "Q", "answer": "2", "level": "Level 3",
+             "subject": " "}]
+    problems = load_problems(str(write_jsonl(tmp_path / "m.jsonl", rows))).problems
+    assert [(p.id, p.level, p.subset) for p in problems] == [
+        ("test/algebra/1.json", "5", "Algebra"), ("test/geometry/2.json", "Level 3", None)]
+    mapped = load_problems(str(tmp_path / "m.jsonl"), FieldMap(id="id")).problems
+    assert [p.id for p in mapped] == ["0", "1"]
+    with pytest.raises(InputError, match="--level 4: no such level \\(levels here: 3, 5\\)"):
+        load_problems(str(tmp_path / "m.jsonl"), level="4")
+    bad = write_jsonl(tmp_path / "b.jsonl", [{"problem": "P", "answer": "1", "subject": {"a": 1}}])
+    with pytest.raises(InputError, match=r"b\.jsonl:1: field 'subject': expected text or a number, got dict"):
+        load_problems(str(bad))
+
+
 def _livemathbench_dir(root: Path) -> Path:
     """A local dataset directory in LiveMathBench's layout: one config per split and language."""
     configs = {
@@ -93,6 +110,8 @@ def test_hub_specs_load_through_a_local_dataset_directory(tmp_path, monkeypatch)
     assert "逐步推理" in prompt and "B. 3" in prompt
     english = load_problems(f"hf:{root}:v202412_CNMO_en").problems[0]
     assert "step by step" in PRESETS["livemathbench"].render(english)
+    assert load_template("auto", dataset=f"hf:{root}:v202412_CNMO_cn").name == "livemathbench"
+    assert load_template("auto", dataset="hf:HuggingFaceH4/MATH-500").name == "default"
 
 
 def test_hub_spec_parsing():

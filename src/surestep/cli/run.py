@@ -68,7 +68,8 @@ def generation_options(func: F) -> F:
             "--dataset",
             required=True,
             metavar="SPEC",
-            help="A .jsonl/.json/.parquet file, or hf:NAME[:CONFIG][@SPLIT].",
+            help="A .jsonl/.json/.parquet file; a directory of them (one subset per file; "
+            "DIR:NAME,NAME takes some); or hf:NAME[:CONFIG][@SPLIT].",
         ),
         click.option(
             "--out",
@@ -119,9 +120,10 @@ def generation_options(func: F) -> F:
         click.option(
             "--prompt",
             "prompt_spec",
-            default="default",
+            default="auto",
             show_default=True,
-            help=f"Prompt preset ({', '.join(PRESETS)}) or a template file with {{question}}.",
+            help=f"Prompt preset ({', '.join(PRESETS)}) or a template file with {{question}}; "
+            "auto: livemathbench for LiveMathBench, else default.",
         ),
         click.option("--system", help="System message."),
         click.option(
@@ -221,7 +223,7 @@ def _generate_request(options: dict[str, Any]) -> tuple[GenerateRequest, tuple[i
         out=options["out"],
         model=model,
         dataset=DatasetRequest(options["dataset"], fields, options["level"], options["limit"]),
-        template=load_template(options["prompt_spec"]),
+        template=load_template(options["prompt_spec"], dataset=options["dataset"]),
         plan=plan,
         backend_options=backend_options,
         protocol={"ks": list(ks)},

@@ -6,6 +6,8 @@ one per line as "A. text"). Built-in presets: ``default`` (English), ``zh`` (Chi
 final answer in \\boxed{}) in English or Chinese according to the problem's language,
 and ``brief`` (one sentence ending "The answer is N."), which tiny models such as the
 bundled 135M follow far more often than a request for \\boxed{}.
+``auto`` (the CLI's default) is ``livemathbench`` for LiveMathBench (the Hub dataset, or local
+files with its fields) and ``default`` for everything else; the manifest records the preset used.
 A user's template comes from a file (``--prompt path/to/template.txt``).
 """
 
@@ -16,7 +18,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from surestep.data.problems import Problem
+from surestep.data.problems import Problem, is_livemathbench
 from surestep.errors import InputError
 
 EN = (
@@ -69,13 +71,18 @@ PRESETS = {
 }
 
 
-def load_template(spec: str) -> PromptTemplate:
-    """A preset name, or a file holding a template with {question} (and optionally {options})."""
+AUTO = "auto"
+
+
+def load_template(spec: str, dataset: str | None = None) -> PromptTemplate:
+    """A preset, ``auto`` (picked for ``dataset``), or a file with {question} (and optionally {options})."""
+    if spec == AUTO:
+        return PRESETS["livemathbench" if dataset is not None and is_livemathbench(dataset) else "default"]
     if spec in PRESETS:
         return PRESETS[spec]
     path = Path(spec)
     if not path.is_file():
-        raise InputError(f"not a prompt preset ({', '.join(PRESETS)}) nor a file", path=spec)
+        raise InputError(f"not a prompt preset ({', '.join([*PRESETS, AUTO])}) nor a file", path=spec)
     text = path.read_text(encoding="utf-8")
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
