@@ -160,17 +160,24 @@ def closing_boxes(text: str) -> list[str]:
 
 def _mathematical_part(text: str) -> str:
     """The value a final-answer sentence states: "The largest $n$ is 34" -> "34"."""
-    words = _WORD.findall(_COMMAND_OR_MATH.sub(" ", text))
-    if not words:
+    if not _WORD.search(_COMMAND_OR_MATH.sub(" ", text)):
         return text
+    text = _TRAILING_CLAUSE.sub("", text).strip()
     verb = _VERB.search(text)
     if verb is not None and _WORD.search(_COMMAND_OR_MATH.sub(" ", text[: verb.start()])):
-        text = text[verb.end() :]
-    text = _TRAILING_CLAUSE.sub("", text).strip()
+        text = _TRAILING_CLAUSE.sub("", text[verb.end() :]).strip()
     spans = list(_MATH_SPAN.finditer(text))
     if spans and _WORD.search(_COMMAND_OR_MATH.sub(" ", _MATH_SPAN.sub(" ", text))):
         last = spans[-1]
         return next(group for group in last.groups() if group is not None)
+    return text
+
+
+def _first_sentence(text: str) -> str:
+    """``text`` up to its first sentence end outside ``$...$`` math ("$x^2 - 4$" is not cut)."""
+    for cut in _SENTENCE_END.finditer(text):
+        if text.count("$", 0, cut.start()) % 2 == 0:
+            return text[: cut.start()]
     return text
 
 
@@ -180,9 +187,7 @@ def clean_answer(raw: str) -> str:
     boxed = last_boxed(text)
     if boxed is not None:
         return boxed[0].strip()
-    cut = _SENTENCE_END.search(text)
-    if cut is not None:
-        text = text[: cut.start()]
+    text = _first_sentence(text)
     text = _DANGLING_BOX.sub("", text.strip().strip("*").strip())
     text = _mathematical_part(text.rstrip(".。").strip()).strip()
     if text.startswith("$") and text.endswith("$") and len(text) > 1:

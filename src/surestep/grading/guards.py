@@ -56,6 +56,23 @@ def _exponent_nesting(text: str) -> int:
     return deepest
 
 
+_INNERMOST_EXPONENT = re.compile(r"\^\s*\{([^{}]*)\}")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+_VARIABLE = re.compile(r"[A-Za-z]")
+
+
+def _collapse_if_symbolic(match: re.Match[str]) -> str:
+    return "^v" if _VARIABLE.search(_COMMAND.sub("", match.group(1))) else match.group(0)
+
+
+def _without_symbolic_exponents(text: str) -> str:
+    """Exponents holding a variable collapse to ``^v``: ``10^{2^n-n-1}`` cannot blow up."""
+    previous = None
+    while previous != text:
+        previous, text = text, _INNERMOST_EXPONENT.sub(_collapse_if_symbolic, text)
+    return text
+
+
 def rejection_reason(text: str) -> str | None:
     """Why ``text`` is refused before parsing, or None when it may be parsed."""
     if len(text) > MAX_ANSWER_CHARS:
@@ -64,8 +81,9 @@ def rejection_reason(text: str) -> str | None:
         return f"brackets nested deeper than {MAX_BRACE_DEPTH}"
     if _DIGIT_RUN.search(text):
         return f"a number with more than {MAX_DIGITS} digits"
-    if _TOWER_BARE.search(text) or _exponent_nesting(text) >= 2:
-        return "a power tower"
+    numeric = _without_symbolic_exponents(text)
+    if _TOWER_BARE.search(numeric) or _exponent_nesting(numeric) >= 2:
+        return "a power tower of numbers"
     for match in _EXPONENT.finditer(text):
         if int(match.group(1)) > MAX_EXPONENT:
             return f"an exponent above {MAX_EXPONENT}"
