@@ -50,7 +50,17 @@ PROTOCOL_PRESETS = {
     "quick": Preset(n=8, ks=(4, 8), temperature=1.0, top_p=0.8, top_k=50, max_tokens=8192),
 }
 DEMO_DATASET = "demo.jsonl"
-GRADING_KEYS = ("mode", "judge_url", "judge_model", "judge_api_key_env", "judge_cache", "workers", "budget")
+GRADING_KEYS = (
+    "mode",
+    "judge_url",
+    "judge_model",
+    "judge_api_key_env",
+    "judge_cache",
+    "workers",
+    "budget",
+    "prose_fallback",
+    "decimal_comma",
+)
 
 
 def generation_options(func: F) -> F:
