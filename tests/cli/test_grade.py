@@ -90,3 +90,24 @@ def test_verdicts_do_not_depend_on_worker_count():
         outcomes.append([(r.verdict, r.extracted_answer) for r in records])
     assert outcomes[0] == outcomes[1] == outcomes[2]
     assert sum(v == "correct" for v, _ in outcomes[0]) == 3
+
+
+def test_opt_in_rules_change_verdicts_only_when_asked_and_are_recorded(cli, jsonl_file, tmp_path):
+    rows = [
+        {"problem_id": "p1", "sample_index": 0, "response": "So there are 7 ways.", "gold": "7"},
+        {"problem_id": "p2", "sample_index": 0, "response": "So $\\boxed{3,14}$.", "gold": "3.14"},
+    ]
+    source = jsonl_file(rows)
+    plain, opted = tmp_path / "plain.jsonl", tmp_path / "opted.jsonl"
+    assert cli("grade", str(source), "-o", str(plain), "--workers", "1").returncode == 0
+    result = cli(
+        "grade", str(source), "-o", str(opted), "--workers", "1", "--prose-fallback", "--decimal-comma"
+    )
+    assert result.returncode == 0, result.stderr
+    before = [json.loads(line) for line in plain.read_text().splitlines()]
+    after = [json.loads(line) for line in opted.read_text().splitlines()]
+    assert [r["verdict"] for r in before] == ["no_answer", "incorrect"]
+    assert [r["verdict"] for r in after] == ["correct", "correct"]
+    assert after[0]["extraction_rule"] == "prose_fallback"
+    assert {r["grader"] for r in after} == {"surestep-rule+prose+decimal-comma"}
+    assert {r["grader"] for r in before} == {"surestep-rule"}
