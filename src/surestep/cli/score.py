@@ -17,7 +17,9 @@ from surestep.data.draws import DrawRecord, group_draws, parse_draw
 from surestep.errors import InputError
 from surestep.grading import Grader
 from surestep.metrics import StabilityProtocol
+from surestep.report.audit_tables import print_audit
 from surestep.report.tables import print_score_sheet
+from surestep.runs.audit import audit_summary
 from surestep.runs.grading_job import (
     NumberedRecord,
     grade_records,
@@ -160,7 +162,13 @@ def score_store(
         protocol = replace(protocol, taus=taus)
     options = ScoreOptions(protocol=protocol, by=by, ci=ci, n_resamples=resamples, confidence=confidence)
     sheet = score_problems(problems, options, path=store.directory, explicit_ks=ks is not None)
+    audit = audit_summary(store, manifest, confidence=confidence)  # the latest surestep audit, if any
     if as_json:
-        sys.stdout.write(json.dumps(sheet.to_json(), indent=2) + "\n")
+        data = sheet.to_json()
+        if audit is not None:
+            data["audit"] = audit.to_dict()
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         print_score_sheet(sheet, Console())
+        if audit is not None:
+            print_audit(audit, Console(), disagreements=False)

@@ -22,6 +22,7 @@ from surestep.metrics.dataset import GREEDY_KEY, drop_key, g_pass_key, mg_pass_k
 from surestep.prm.data import CATEGORIES, PRMBench, load_prmbench
 from surestep.prm.predictions import PredictionSet, load_predictions
 from surestep.prm.scoring import PRMBenchScore, ScoringOptions, default_threshold, score_predictions
+from surestep.runs.audit import AuditSummary, audit_summary
 from surestep.runs.pipeline import SAMPLE, scored_draws
 from surestep.runs.prm_run import MANIFEST as PRM_MANIFEST
 from surestep.runs.prm_run import PREDICTIONS
@@ -133,6 +134,7 @@ class StabilityView:
     subsets: dict[str, dict[str, dict[str, float]]]  # field -> label -> figures
     subset_sizes: dict[str, dict[str, int]]
     problems: tuple[ProblemView, ...]
+    audit: AuditSummary | None = None  # the latest ``surestep audit`` of the run, if any
 
     @property
     def greedy(self) -> float | None:
@@ -172,6 +174,7 @@ def load_stability_run(
             for draw in store.draws(manifest["configs"][SAMPLE], below=n):
                 texts.setdefault(draw.problem_id, {})[draw.draw_index] = draw.text
         stored = {p.id: p for p, _ in store.problems()}
+        audit = audit_summary(store, manifest, confidence=confidence)
     ks = tuple(k for k in sorted({*manifest.get("protocol", {}).get("ks", ()), 4, 8, 16}) if k <= n) or (n,)
     headline = HEADLINE_K if n >= HEADLINE_K else max(ks)
     protocol = StabilityProtocol(ks=ks, taus=(0.0, 0.25, 0.5, 0.75, 1.0), headline_k=headline, seed=seed)
@@ -193,6 +196,7 @@ def load_stability_run(
         subsets=subsets,
         subset_sizes=sizes,
         problems=views,
+        audit=audit,
     )
 
 

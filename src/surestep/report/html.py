@@ -18,12 +18,14 @@ from importlib.resources import files
 from typing import Any
 
 from surestep import __version__
+from surestep.metrics.bootstrap import Interval
 from surestep.metrics.dataset import g_pass_key, mg_pass_key
 from surestep.prm.data import CATEGORIES, GROUPS
 from surestep.report.data import PRMView, StabilityView, headline_columns
 from surestep.report.labels import label, pct
 from surestep.report.packing import CHUNK_BYTES, Chunk, pack_chunks
 from surestep.report.svg import grouped_bars, line_chart, radar, step_curves
+from surestep.runs.audit import AuditSummary
 
 
 @cache
@@ -104,6 +106,79 @@ def stability_subsets(runs: Sequence[StabilityView]) -> str:
             ]
             charts.append(grouped_bars(f"{label(key)} by {field}", labels, series))
     return '<div class="charts">' + "".join(charts) + "</div>"
+
+
+def _ci_div(interval: Interval | None) -> str:
+    return f'<div class="ci">{pct(interval.low)}–{pct(interval.high)}</div>' if interval else ""
+
+
+def _audit_tables(audit: AuditSummary) -> str:
+    """Agreement by rule verdict, then the rates estimated over the run."""
+    strata = "".join(
+        f'<tr><th>{escape(s.verdict)}</th><td class="num">{s.population}</td><td class="num">{s.sampled}</td>'
+        f'<td class="num">{s.judged}</td><td class="num">{pct(s.agreement)}{_ci_div(s.interval)}</td>'
+        f'<td class="num">{s.judge_errors}</td></tr>'
+        for s in audit.strata
+    )
+    rates = [
+        ("agreement with the judge", audit.agreement),
+        ("false positives: rules say correct, the judge incorrect", audit.false_positive_rate),
+        ("false negatives: rules say incorrect / no answer, the judge correct", audit.false_negative_rate),
+        ("accuracy by the judge", audit.judge_accuracy),
+    ]
+    estimates = "".join(
+        f'<tr><th>{escape(name)}</th><td class="num">{pct(e.value)}{_ci_div(e.interval)}</td></tr>'
+        for name, e in rates
+    )
+    exact = f'<tr><th>accuracy by the rules (exact)</th><td class="num">{pct(audit.rule_accuracy)}</td></tr>'
+    return (
+        '<table class="headline"><thead><tr><th>rule verdict</th><th>draws</th><th>sampled</th><th>judged</th>'
+        f"<th>agreement</th><th>judge errors</th></tr></thead><tbody>{strata}</tbody></table>"
+        f'<table class="headline"><tbody>{estimates}{exact}</tbody></table>'
+    )
+
+
+def _audit_disagreements(audit: AuditSummary) -> str:
+    """Every disagreement, folded away under a count."""
+    if not audit.disagreements:
+        return '<p class="note">No disagreement in the sample.</p>'
+    rows = "".join(
+        f"<tr><td>{escape(d.problem_id)}</td><td>{d.draw_index}</td><td>{escape(d.gold)}</td>"
+        f"<td>{escape(d.extracted_answer or '–')}</td><td>{escape(d.rule_verdict)}</td>"
+        f'<td>{escape(d.judge_verdict)}</td><td><pre class="text">{escape(d.closing_lines)}</pre></td></tr>'
+        for d in audit.disagreements
+    )
+    return (
+        f"<details><summary>{len(audit.disagreements)} disagreement(s)</summary>"
+        '<table class="audit-disagreements"><thead><tr><th>problem</th><th>draw</th><th>gold</th>'
+        "<th>extracted</th><th>rules</th><th>judge</th><th>closing lines</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></details>"
+    )
+
+
+def stability_audit(runs: Sequence[StabilityView]) -> str:
+    """Per audited run (``surestep audit``): agreement of its grades with the LLM judge by verdict,
+    the estimated error rates, what was left out, and the disagreements."""
+    parts = []
+    for run in runs:
+        audit = run.audit
+        if audit is None:
+            continue
+        left_out = [f"{count} {escape(verdict)}" for verdict, count in audit.excluded.items()]
+        notes = [
+            f"judge {escape(audit.judge_model)}, seed {audit.seed}, sample {audit.sample}",
+            f"graded by {escape(', '.join(audit.graders))}",
+            *([f"not audited: {', '.join(left_out)}"] if left_out else []),
+            *([f"{audit.judge_errors} judge error(s) left out"] if audit.judge_errors else []),
+            *([f"{audit.pending} sampled draw(s) not judged yet"] if audit.pending else []),
+        ]
+        parts.append(
+            f'<div class="audit"><h4>{escape(run.name)}</h4>{_audit_tables(audit)}'
+            f'<p class="note">{" · ".join(notes)}. Percent; small print: {100 * audit.confidence:.0f}% Wilson '
+            "intervals (rates over the run: strata weighted by size, effective-n Wilson).</p>"
+            f"{_audit_disagreements(audit)}</div>"
+        )
+    return "".join(parts)
 
 
 def problems_payload(run: StabilityView) -> list[dict[str, Any]]:
@@ -227,6 +302,8 @@ def render_report(
         sections.append('<section id="stability"><h2>Stability</h2>' + stability_headline(stability))
         sections.append("<h3>How the score falls as the bar rises</h3>" + stability_curves(stability))
         sections.append("<h3>By subset, split, language and level</h3>" + stability_subsets(stability))
+        if any(run.audit is not None for run in stability):
+            sections.append('<h3 id="grader-audit">Grader audit</h3>' + stability_audit(stability))
         sections.append(
             '<h3>Problems</h3><p class="note">Click a row for its answers grouped by equivalence '
             "(whitespace-insensitive), then a draw for its full text. Click a header to sort.</p>"

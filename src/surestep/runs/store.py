@@ -15,7 +15,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from surestep.models.base import Completion
 
 DATABASE = "run.sqlite"
 MANIFEST = "manifest.json"
-SCHEMA_VERSION = 2  # 2: problems.level
+SCHEMA_VERSION = 3  # 2: problems.level; 3: the audit table (surestep audit)
 
 _INSERT_DRAWS = "INSERT OR IGNORE INTO draws VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _GRADE_OF_DRAW = (
@@ -53,6 +53,12 @@ CREATE TABLE IF NOT EXISTS grades (
     grader TEXT, grader_version TEXT, detail TEXT, grade_seconds REAL, judge_model TEXT,
     PRIMARY KEY (problem_id, config, draw_index)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+    problem_id TEXT NOT NULL, config TEXT NOT NULL, draw_index INTEGER NOT NULL,
+    judge_model TEXT NOT NULL, sample_seed INTEGER NOT NULL, rule_verdict TEXT NOT NULL,
+    judged_text TEXT NOT NULL, judge_verdict INTEGER, judge_reply TEXT, error TEXT, created REAL NOT NULL,
+    PRIMARY KEY (problem_id, config, draw_index, judge_model, sample_seed)
+) WITHOUT ROWID;
 """
 
 
@@ -76,6 +82,27 @@ class StoredGrade:
     extraction_rule: str | None
     grader: str | None
     grader_version: str | None
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """The LLM judge's answer about one audited draw (``surestep audit``).
+
+    ``rule_verdict`` and ``judged_text`` are what the judge was shown the draw as; a row whose
+    draw has since been graded differently no longer applies. ``judge_verdict`` is None for a
+    judge error: ``judge_reply`` None means the request failed, otherwise the reply was malformed.
+    """
+
+    problem_id: str
+    config: str
+    draw_index: int
+    judge_model: str
+    sample_seed: int
+    rule_verdict: str
+    judged_text: str
+    judge_verdict: bool | None
+    judge_reply: str | None
+    error: str | None
 
 
 def draw_rows(
@@ -173,6 +200,7 @@ class RunStore:
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(problems)")}
             if "level" not in columns:  # schema 1 had no level: it stays empty until problems are saved again
                 self._db.execute("ALTER TABLE problems ADD COLUMN level TEXT")
+            # schema 2 had no audit table: _SCHEMA has just created it, empty
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -310,6 +338,65 @@ class RunStore:
             (config,),
         )
         return {(r[0], r[1]): StoredGrade(r[2], bool(r[3]), r[4], r[5], r[6], r[7]) for r in rows}
+
+    # audits ---------------------------------------------------------------------
+    def draw_texts(self, config: str, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The texts of these draws (problem id, draw index) only; absent draws are left out."""
+        query = "SELECT text FROM draws WHERE problem_id = ? AND config = ? AND draw_index = ?"
+        found = {}
+        for problem_id, index in keys:
+            row = self._db.execute(query, (problem_id, config, index)).fetchone()
+            if row is not None:
+                found[problem_id, index] = str(row[0])
+        return found
+
+    def add_audits(self, rows: Sequence[AuditRow]) -> None:
+        """Commit judge answers together (replacing older answers about the same draw, judge and seed)."""
+        now = time.time()
+        values = [
+            (
+                r.problem_id,
+                r.config,
+                r.draw_index,
+                r.judge_model,
+                r.sample_seed,
+                r.rule_verdict,
+                r.judged_text,
+                None if r.judge_verdict is None else int(r.judge_verdict),
+                r.judge_reply,
+                r.error,
+                now,
+            )
+            for r in rows
+        ]
+        with self._transaction():
+            self._db.executemany(f"INSERT OR REPLACE INTO audit VALUES ({', '.join('?' * 11)})", values)
+
+    def audit_rows(self, config: str, judge_model: str, sample_seed: int) -> dict[tuple[str, int], AuditRow]:
+        """The stored judge answers of one audit, by (problem id, draw index)."""
+        rows = self._db.execute(
+            "SELECT problem_id, config, draw_index, judge_model, sample_seed, rule_verdict, judged_text, "
+            "judge_verdict, judge_reply, error FROM audit "
+            "WHERE config = ? AND judge_model = ? AND sample_seed = ?",
+            (config, judge_model, sample_seed),
+        )
+        return {
+            (r[0], r[2]): AuditRow(
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6], None if r[7] is None else bool(r[7]), r[8], r[9]
+            )
+            for r in rows
+        }
+
+    def audit_settings(self) -> dict[str, Any] | None:
+        """The settings of the latest ``surestep audit`` of this run, or None."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'audit'").fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def save_audit_settings(self, settings: Mapping[str, Any]) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('audit', ?)", (json.dumps(settings, sort_keys=True),)
+            )
 
     def draw_writer(self) -> DrawWriter:
         """A background writer, so commits never hold up the event loop that waits on the model."""
