@@ -18,6 +18,7 @@ from surestep.metrics.prm import (
     auroc,
     best_threshold,
     classification_figures,
+    midranks,
     prmscore,
     threshold_sweep,
 )
@@ -96,6 +97,14 @@ def test_auroc():
     scores, positive = rng.random(300), rng.random(300) < 0.4
     pairs = [(p > n) + 0.5 * (p == n) for p in scores[positive] for n in scores[~positive]]
     assert auroc(scores, positive) == pytest.approx(np.mean(pairs))
+    tied = rng.integers(0, 5, size=300) / 4  # many ties: they count one half
+    pairs = [(p > n) + 0.5 * (p == n) for p in tied[positive] for n in tied[~positive]]
+    assert auroc(tied, positive) == pytest.approx(np.mean(pairs))
+
+
+def test_midranks_share_the_mean_rank_among_ties():
+    np.testing.assert_array_equal(midranks([3.0, 1.0, 3.0, 2.0, 3.0]), [4.0, 1.0, 4.0, 2.0, 4.0])
+    assert midranks([]).size == 0
 
 
 def test_threshold_sweep_counts_match_direct_labelling():

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import rankdata
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -71,6 +70,14 @@ def prmscore(counts: npt.ArrayLike, *, f1_only: bool | BoolArray = False) -> Flo
     return np.where(c.sum(axis=-1) > 0, np.maximum(score, 0.0), np.nan)
 
 
+def midranks(values: npt.ArrayLike) -> FloatArray:
+    """Ranks from 1 of a 1-d array, tied values sharing the mean of their ranks."""
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    _, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    return ((ends - counts + 1 + ends) / 2.0)[inverse]
+
+
 def auroc(scores: npt.ArrayLike, positive: npt.ArrayLike) -> float:
     """Area under the ROC curve (ties count one half); NaN without both classes."""
     s = np.asarray(scores, dtype=np.float64)
@@ -79,7 +86,7 @@ def auroc(scores: npt.ArrayLike, positive: npt.ArrayLike) -> float:
     n_neg = pos.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    ranks = rankdata(s)
+    ranks = midranks(s)
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
