@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python bench/prm_metrics.py
 	$(BIN)/python bench/prm_scoring.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/cli_startup.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

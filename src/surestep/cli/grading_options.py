@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from surestep.grading import GradingConfig, GradingMode, JudgeConfig
+from surestep.grading.records import GradingMode
+
+if TYPE_CHECKING:
+    from surestep.grading.grader import GradingConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,6 +78,9 @@ def grading_config(
     prose_fallback: bool = False,
     decimal_comma: bool = False,
 ) -> GradingConfig:
+    from surestep.grading.grader import GradingConfig
+    from surestep.grading.judge import JudgeConfig
+
     chosen = GradingMode(mode)
     judge = None
     if judge_url or judge_model or chosen is not GradingMode.RULE:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from surestep.prm.data import CATEGORIES, HUB_DATASET, PRMBench, category_counts, load_prmbench
 from surestep.prm.predictions import load_predictions
 from surestep.prm.scorers.registry import SCORERS, ScorerOptions
-from surestep.prm.scoring import ScoringOptions, default_threshold, score_predictions, tune_split
-from surestep.report.prm_tables import print_prmbench
-from surestep.runs.prm_run import PRMRunProgress, PRMRunRequest, run_prm
+
+if TYPE_CHECKING:  # scoring (numpy), tables (rich) and runs are imported by the commands that use them
+    from rich.console import Console
+
+    from surestep.runs.prm_run import PRMRunProgress
 
 data_option = click.option(
     "--data",
@@ -69,6 +69,11 @@ def score_command(
     as_json: bool,
 ) -> None:
     """Score PREDICTIONS (JSONL of step scores) on PRMBench, as the paper does and beyond."""
+    from rich.console import Console
+
+    from surestep.prm.scoring import ScoringOptions, score_predictions, tune_split
+    from surestep.report.prm_tables import print_prmbench
+
     bench = load_prmbench(data)
     prediction_set = load_predictions(predictions, bench)
     options = ScoringOptions(
@@ -105,6 +110,8 @@ def _validation_report(bench: PRMBench) -> dict[str, object]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def validate_command(data: str, predictions: Path | None, as_json: bool) -> None:
     """Check PRMBench data (and optionally predictions), listing the benchmark's known faults."""
+    from rich.console import Console
+
     bench = load_prmbench(data)
     report = _validation_report(bench)
     if predictions is not None:
@@ -123,6 +130,8 @@ def validate_command(data: str, predictions: Path | None, as_json: bool) -> None
 
 
 def _print_validation(report: dict[str, object], console: Console) -> None:
+    from rich.table import Table
+
     table = Table(title=f"{report['data']}: {report['records']} records, {report['instances']} instances",
                   title_justify="left")
     for header in ("category", "group", "instances", "steps", "error steps"):
@@ -208,6 +217,13 @@ def run_command(
     as_json: bool,
 ) -> None:
     """Score PRMBench with a PRM into a resumable run directory, then print the PRMBench table."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from surestep.prm.scoring import ScoringOptions, default_threshold, score_predictions
+    from surestep.report.prm_tables import print_prmbench
+    from surestep.runs.prm_run import PRMRunRequest, run_prm
+
     request = PRMRunRequest(
         scorer=scorer,
         model=model,
@@ -255,6 +271,9 @@ def run_command(
 @prm_group.command("scorers")
 def scorers_command() -> None:
     """List the PRM scorers with the model ids they expect and their input formats."""
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title="PRM scorers", title_justify="left", show_lines=True)
     for header in ("scorer", "models", "format", "extra"):
         table.add_column(header)

@@ -6,20 +6,14 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from surestep.cli.common import parse_float_list, parse_int_list
 from surestep.cli.grading_options import grading_config, grading_options
 from surestep.data.draws import DrawRecord, group_draws, parse_draw
 from surestep.errors import InputError
-from surestep.grading import Grader
-from surestep.metrics import StabilityProtocol
-from surestep.report.audit_tables import print_audit
-from surestep.report.tables import print_score_sheet
-from surestep.runs.audit import audit_summary
 from surestep.runs.grading_job import (
     NumberedRecord,
     grade_records,
@@ -27,10 +21,9 @@ from surestep.runs.grading_job import (
     read_records,
     summary_line,
 )
-from surestep.runs.pipeline import grade_run, scored_draws
-from surestep.runs.runner import open_run
-from surestep.runs.scoring import ScoreOptions, score_problems
-from surestep.runs.store import RunStore
+
+if TYPE_CHECKING:  # metrics (numpy), tables (rich) and runs are imported when a command runs
+    from surestep.runs.store import RunStore
 
 
 @click.command("score")
@@ -76,6 +69,12 @@ def score_command(
     FILE is a JSONL file of draws (lines without `correct` but with `response` and `gold`
     are graded on the fly) or a run directory (ungraded draws are graded first).
     """
+    from rich.console import Console
+
+    from surestep.metrics import StabilityProtocol
+    from surestep.report.tables import print_score_sheet
+    from surestep.runs.scoring import ScoreOptions, score_problems
+
     k_values = parse_int_list(ks, "--k")
     tau_values = parse_float_list(taus, "--tau", low=0.0, high=1.0)
     if file.is_dir():
@@ -114,6 +113,10 @@ def _score_run(
     tau_values: tuple[float, ...] | None,
     **options: Any,
 ) -> None:
+    from surestep.grading.grader import Grader
+    from surestep.runs.pipeline import grade_run
+    from surestep.runs.runner import open_run
+
     store, manifest = open_run(directory)
     with store:
         ungraded = any(store.count_ungraded(config) for config in manifest["configs"].values())
@@ -152,6 +155,15 @@ def score_store(
     as_json: bool = False,
 ) -> None:
     """Score a run's graded draws (the first n per problem) and print the sheet."""
+    from rich.console import Console
+
+    from surestep.metrics import StabilityProtocol
+    from surestep.report.audit_tables import print_audit
+    from surestep.report.tables import print_score_sheet
+    from surestep.runs.audit import audit_summary
+    from surestep.runs.pipeline import scored_draws
+    from surestep.runs.scoring import ScoreOptions, score_problems
+
     run_n = n or int(manifest["n"])
     problems = group_draws(scored_draws(store, manifest, run_n), path=store.directory, n=run_n)
     protocol = StabilityProtocol(seed=seed)

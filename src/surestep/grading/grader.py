@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 
 from surestep.grading.equivalence import (
     compact,
@@ -26,15 +25,9 @@ from surestep.grading.extraction import extract_answer, option_letter
 from surestep.grading.judge import JudgeClient, JudgeConfig
 from surestep.grading.normalize import decimal_comma
 from surestep.grading.pool import WorkerPool
-from surestep.grading.records import GradeRecord, MatchStatus, Verdict
+from surestep.grading.records import GradeRecord, GradingMode, MatchStatus, Verdict
 
 _REDUCED_FORM = re.compile(r"simplest form|lowest terms|common fraction|reduced fraction|最简", re.I)
-
-
-class GradingMode(str, Enum):
-    RULE = "rule"
-    JUDGE = "judge"
-    CASCADE = "cascade"
 
 
 @dataclass(frozen=True)

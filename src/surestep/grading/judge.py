@@ -19,8 +19,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 JUDGE_PROMPT = """You are grading one answer to a math problem against the reference answer.
 Decide only whether the candidate's final answer means the same thing as the reference answer
@@ -123,7 +125,9 @@ class JudgeClient:
         key = os.environ.get(config.api_key_env)
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        self._http = httpx.Client(
+        import httpx
+
+        self._http: httpx.Client = httpx.Client(
             base_url=config.base_url.rstrip("/"), headers=headers, timeout=config.timeout_seconds
         )
         self._cache = _Cache(config.cache_path)
@@ -148,6 +152,8 @@ class JudgeClient:
             "temperature": 0,
             "max_tokens": 16,
         }
+        import httpx
+
         last_error = "no attempt made"
         for attempt in range(self.config.max_attempts):
             try:

@@ -1,4 +1,4 @@
-"""Records of the grading domain: verdicts, extractions and grade records."""
+"""Records of the grading domain: modes, verdicts, extractions and grade records."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ class Verdict(str, Enum):
     UNSCORABLE = "unscorable"  # the gold answer itself cannot be parsed or is pathological
     TIMEOUT = "timeout"  # grading overran its wall-clock budget (the worker was killed)
     JUDGE_ERROR = "judge_error"  # the LLM judge did not give a well-formed yes/no
+
+
+class GradingMode(str, Enum):
+    """How draws are graded: by rules, by the LLM judge, or by rules with the judge where they fail."""
+
+    RULE = "rule"
+    JUDGE = "judge"
+    CASCADE = "cascade"
 
 
 class Rule(str, Enum):

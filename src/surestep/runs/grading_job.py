@@ -8,12 +8,13 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from surestep.data.jsonl import iter_jsonl, optional, require, require_text
 from surestep.errors import InputError
-from surestep.grading import Grader, GradeRequest, GradingConfig, GradingStats
-from surestep.grading.extraction import normalize_options
+
+if TYPE_CHECKING:  # the grader is imported only when something is graded
+    from surestep.grading.grader import GradeRequest, GradingConfig, GradingStats
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ def read_records(path: str | Path) -> list[NumberedRecord]:
 
 def grade_request(record: NumberedRecord, path: Path) -> GradeRequest:
     """Validate the fields grading needs (response, gold, optional question and options)."""
+    from surestep.grading.extraction import normalize_options
+    from surestep.grading.grader import GradeRequest
+
     fields = record.fields
     try:
         options = normalize_options(fields.get("options"))
@@ -56,6 +60,8 @@ def grade_records(
     records: Sequence[NumberedRecord], config: GradingConfig, *, path: str | Path
 ) -> tuple[list[dict[str, Any]], GradingStats]:
     """Every record with the grade fields added (``answer`` is set to the extracted answer)."""
+    from surestep.grading.grader import Grader
+
     source = Path(path)
     requests = [grade_request(record, source) for record in records]
     with Grader(config) as grader:
