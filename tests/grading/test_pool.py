@@ -46,3 +46,13 @@ def test_exceptions_and_dead_workers_are_contained():
 def test_empty_input():
     with WorkerPool(pool_helpers.square_after, workers=2) as pool:
         assert pool.map([]) == []
+
+
+def test_a_slow_worker_start_does_not_count_against_an_items_budget():
+    from tests.grading import slow_start_helpers
+
+    # each worker needs 1.5 s to start; every item needs microseconds of a 1 s budget
+    with WorkerPool(slow_start_helpers.double, workers=1, budget_seconds=1.0) as pool:
+        results = pool.map([(1,), (2,), (3,)])
+    assert [r.value for r in results] == [2, 4, 6]
+    assert not any(r.timed_out or r.crashed for r in results)

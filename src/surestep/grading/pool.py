@@ -1,7 +1,9 @@
 """A pool of worker processes with a wall-clock budget per item.
 
 A worker that overruns its item's budget is killed (SIGKILL) and replaced; the item is
-reported as timed out. Nothing a parser does inside a worker can hang the caller.
+reported as timed out. Nothing a parser does inside a worker can hang the caller. A
+worker says when it is ready, and only then gets an item, so a slow start on a loaded
+machine never eats into an item's budget.
 Workers are forked from a forkserver that has already imported the grading code, so a
 replacement starts in milliseconds and the parent may hold threads safely.
 """
@@ -22,6 +24,8 @@ from typing import Any, Generic, TypeVar, cast
 R = TypeVar("R")
 
 WORKER_MEMORY_BYTES = 4 * 1024**3
+WORKER_START_SECONDS = 120.0  # a worker not ready by then is a broken environment, not a slow item
+_READY = "ready"
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ def _worker_main(connection: Connection, func: Callable[..., Any]) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
     except (ImportError, ValueError, OSError):  # pragma: no cover - platform dependent
         pass
+    connection.send(_READY)
     while True:
         try:
             message = connection.recv()
@@ -62,8 +67,10 @@ def _worker_main(connection: Connection, func: Callable[..., Any]) -> None:
 class _Worker:
     process: BaseProcess
     connection: Connection
+    spawned: float
     index: int | None = None
     started: float = 0.0
+    ready: bool = False
 
 
 class WorkerPool:
@@ -88,6 +95,7 @@ class WorkerPool:
             self._context.set_forkserver_preload(list(preload))
         self._workers: list[_Worker] = []
         self.replaced = 0
+        self._start_failures = 0
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -102,7 +110,7 @@ class WorkerPool:
         )
         process.start()
         child.close()
-        return _Worker(process, parent)
+        return _Worker(process, parent, spawned=time.perf_counter())
 
     def _kill(self, worker: _Worker) -> None:
         if worker.process.is_alive():
@@ -119,16 +127,22 @@ class WorkerPool:
         busy: dict[Connection, _Worker] = {}
         while pending or busy:
             for worker in self._workers:
-                if worker.index is None and pending:
+                if worker.ready and worker.index is None and pending:
                     worker.index = pending.popleft()
                     worker.started = time.perf_counter()
                     worker.connection.send((worker.index, items[worker.index]))
                     busy[worker.connection] = worker
-            now = time.perf_counter()
-            deadline = min(w.started + self._budget for w in busy.values())
-            ready = wait(list(busy), timeout=max(0.0, deadline - now))
-            for ready_object in ready:
+            starting = {w.connection: w for w in self._workers if not w.ready}
+            deadline = min(
+                [w.started + self._budget for w in busy.values()]
+                + [w.spawned + WORKER_START_SECONDS for w in starting.values()]
+            )
+            watched = [*busy, *starting]
+            for ready_object in wait(watched, timeout=max(0.0, deadline - time.perf_counter())):
                 connection = cast(Connection, ready_object)
+                if connection in starting:
+                    self._hear_start(starting[connection])
+                    continue
                 worker = busy.pop(connection)
                 item = worker.index
                 assert item is not None
@@ -146,7 +160,24 @@ class WorkerPool:
                     results[worker.index] = PoolResult(None, now - worker.started, timed_out=True)
                     del busy[connection]
                     self._replace(worker)
+            for worker in starting.values():
+                if not worker.ready and now - worker.spawned >= WORKER_START_SECONDS:
+                    raise RuntimeError(f"a grading worker did not start within {WORKER_START_SECONDS:.0f} s")
         return [r for r in results if r is not None]
+
+    def _hear_start(self, worker: _Worker) -> None:
+        """A starting worker spoke: it is ready, or it died before it could be (then replace it)."""
+        try:
+            worker.ready = worker.connection.recv() == _READY
+        except (EOFError, OSError):
+            worker.ready = False
+        if worker.ready:
+            self._start_failures = 0
+            return
+        self._start_failures += 1
+        if self._start_failures >= 3:
+            raise RuntimeError("grading workers die before they are ready (3 in a row)")
+        self._replace(worker)
 
     def _replace(self, worker: _Worker) -> None:
         self._kill(worker)
