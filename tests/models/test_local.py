@@ -66,6 +66,12 @@ def test_run_with_the_bundled_model_end_to_end(cli, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["backend"] == "local" and "SmolLM2" in manifest["model"]["model"]
     assert manifest["sampling"]["max_tokens"] == 24
+    import torch
+
+    [engine] = manifest["engines"]
+    assert engine["server"] == "local" and engine["first_seen"]
+    assert engine["reported"]["torch"] == torch.__version__
+    assert engine["reported"]["device"] == "cpu" and engine["reported"]["dtype"] == "float32"
 
 
 def test_requests_in_flight_together_share_a_left_padded_batch(backend):

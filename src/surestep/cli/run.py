@@ -50,6 +50,7 @@ PROTOCOL_PRESETS = {
     "quick": Preset(n=8, ks=(4, 8), temperature=1.0, top_p=0.8, top_k=50, max_tokens=8192),
 }
 DEMO_DATASET = "demo.jsonl"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 GRADING_KEYS = (
     "mode",
     "judge_url",
@@ -106,12 +107,11 @@ def generation_options(func: F) -> F:
         ),
         click.option("--top-k", type=click.IntRange(min=0), help="Top-k sampling (0: do not send top_k)."),
         click.option("--max-tokens", type=click.IntRange(min=1), help="Most tokens per draw."),
+        click.option("--seed", type=int, help="Run seed (default 0); each draw's seed derives from it."),
         click.option(
-            "--seed",
-            type=int,
-            default=0,
-            show_default=True,
-            help="Run seed; each request's seed derives from it.",
+            "--no-seed",
+            is_flag=True,
+            help="openai: send no seed (for servers that reject or mishandle seeds); draws stored seedless.",
         ),
         click.option("--stop", multiple=True, help="Stop string (repeatable)."),
         click.option(
@@ -123,9 +123,8 @@ def generation_options(func: F) -> F:
         click.option(
             "--draws-per-request",
             type=click.IntRange(min=1),
-            default=8,
-            show_default=True,
-            help="Draws asked for in one request (the n parameter; local: one batch).",
+            help="Draws asked for in one request (the n parameter, seeded by vLLM's seed + i rule; "
+            "local: one batch). Default: 1 for openai, 8 for local.",
         ),
         click.option(
             "--prompt",
@@ -148,9 +147,15 @@ def generation_options(func: F) -> F:
         click.option("--limit", type=click.IntRange(min=1), help="Use only the first N problems."),
         click.option(
             "--base-url",
-            default="http://127.0.0.1:8000/v1",
-            show_default=True,
-            help="openai: server base URL.",
+            "base_urls",
+            multiple=True,
+            help=f"openai: server base URL; repeat it to spread one run over several servers "
+            f"(default {DEFAULT_BASE_URL}).",
+        ),
+        click.option(
+            "--base-urls-file",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            help="openai: more servers, one 'URL [CONCURRENCY]' per line.",
         ),
         click.option(
             "--api-key-env",
@@ -166,7 +171,7 @@ def generation_options(func: F) -> F:
             type=click.IntRange(min=1),
             default=32,
             show_default=True,
-            help="openai: requests in flight.",
+            help="openai: requests in flight per server.",
         ),
         click.option(
             "--timeout",
@@ -203,18 +208,25 @@ def _generate_request(options: dict[str, Any]) -> tuple[GenerateRequest, tuple[i
         stop=tuple(options["stop"]),
     )
     n = options["n"] or preset.n
+    if options["no_seed"] and (options["seed"] is not None or model.backend != "openai"):
+        raise click.UsageError("--no-seed goes with openai: models and without --seed")
     ks = parse_int_list(options["ks"], "--k") or tuple(k for k in preset.ks if k <= n) or (n,)
     plan = GenerationPlan(
         n=n,
         sampling=sampling,
         greedy=options["greedy"],
-        seed=options["seed"],
-        draws_per_request=options["draws_per_request"],
+        seed=None if options["no_seed"] else options["seed"] or 0,
+        draws_per_request=options["draws_per_request"] or (1 if model.backend == "openai" else 8),
         system=options["system"],
     )
     if model.backend == "openai":
+        from surestep.models.routing import servers_from_options
+
+        servers = servers_from_options(
+            options["base_urls"], options["base_urls_file"], options["concurrency"], DEFAULT_BASE_URL
+        )
         backend_options: dict[str, Any] = {
-            "base_url": options["base_url"],
+            "base_url": servers,
             "api_key_env": options["api_key_env"],
             "endpoint": options["endpoint"],
             "concurrency": options["concurrency"],
@@ -253,6 +265,7 @@ class _ProgressDisplay:
             TextColumn("{task.fields[tokens]:,} tokens"),
             TextColumn("{task.fields[errors]} errors"),
             TimeRemainingColumn(),
+            TextColumn("{task.fields[servers]}"),
             console=Console(stderr=True),
             disable=quiet,
         )
@@ -260,7 +273,9 @@ class _ProgressDisplay:
 
     def start(self, progress: GenerationProgress) -> None:
         self._progress.start()
-        self._task = self._progress.add_task("generate", total=progress.total, rate=0.0, tokens=0, errors=0)
+        self._task = self._progress.add_task(
+            "generate", total=progress.total, rate=0.0, tokens=0, errors=0, servers=""
+        )
 
     def update(self, progress: GenerationProgress) -> None:
         if self._task is None:
@@ -271,10 +286,18 @@ class _ProgressDisplay:
             rate=progress.draws_per_second,
             tokens=progress.prompt_tokens + progress.completion_tokens,
             errors=progress.errors,
+            servers=_per_server(progress),
         )
 
     def stop(self) -> None:
         self._progress.stop()
+
+
+def _per_server(progress: GenerationProgress) -> str:
+    """Draws by server, when there are several ("a:8001 1,024 · b:8001 998")."""
+    if len(progress.per_server) < 2:
+        return ""
+    return " · ".join(f"{name} {count:,}" for name, count in sorted(progress.per_server.items()))
 
 
 def _run_generation(request: GenerateRequest, quiet: bool) -> GenerateResult:
@@ -289,6 +312,8 @@ def _run_generation(request: GenerateRequest, quiet: bool) -> GenerateResult:
         f"{p.draws_per_second:,.1f} draws/s) into {request.out}",
         err=True,
     )
+    if _per_server(p):
+        click.echo(f"draws per server: {_per_server(p)}", err=True)
     if result.missing:
         click.echo(
             f"error: {result.missing:,} draws failed ({p.last_error}); re-run the same command to retry them",

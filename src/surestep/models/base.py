@@ -44,11 +44,16 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """Draws of one prompt: one seed per draw (a backend that batches uses the first)."""
+    """Draws of one prompt, one seed per draw (None: send no seed; the server picks).
+
+    A backend that asks a server for several draws at once sends the first seed only, so it
+    does that only where the server's rule gives each draw its own seed (vLLM: seed + i for
+    choice i); the local backend seeds one generator for a whole batch with its first seed.
+    """
 
     messages: tuple[tuple[str, str], ...]  # (role, content)
     params: SamplingParams
-    seeds: tuple[int, ...]
+    seeds: tuple[int | None, ...]
 
     @property
     def count(self) -> int:
@@ -57,13 +62,17 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class Completion:
-    """One draw. Tokens of a multi-draw request are shared out evenly over its draws."""
+    """One draw. Tokens of a multi-draw request are shared out evenly over its draws.
+
+    ``server`` names the server that produced it (``host:port``), None for a local model.
+    """
 
     text: str
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     latency_seconds: float = 0.0
+    server: str | None = None
 
 
 class Backend(Protocol):
@@ -79,5 +88,10 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
     def identity(self) -> dict[str, Any]:
-        """What decides the model's outputs (goes into the run manifest)."""
+        """What decides the model's outputs (goes into the run manifest; compared on resume)."""
+        ...
+
+    async def engines(self) -> list[dict[str, Any]]:
+        """What runs the model, as far as it can be told: one record per server or device, each
+        ``{"server": NAME, "reported": {...}}`` (informational; may differ between sessions)."""
         ...

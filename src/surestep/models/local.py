@@ -110,6 +110,21 @@ class LocalBackend:
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model}
 
+    async def engines(self) -> list[dict[str, Any]]:
+        """torch and transformers versions, the device (the GPU's name on one) and the dtype."""
+        import transformers
+
+        torch = self._torch
+        reported: dict[str, Any] = {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "device": self.device,
+            "dtype": str(self._model.dtype).removeprefix("torch."),
+        }
+        if self.device.startswith("cuda"):
+            reported["gpu"] = torch.cuda.get_device_name(torch.device(self.device))
+        return [{"server": "local", "reported": reported}]
+
     async def aclose(self) -> None:
         return None
 

@@ -5,27 +5,45 @@ httpx2 is the maintained fork of httpx that the openai client itself runs on; pl
 client's request validation costs about as much CPU as the HTTP exchange, so requests
 are built and parsed here.
 
-Requests are async with a bounded number in flight; 429, 5xx, timeouts, dropped
-connections and malformed replies are retried with exponential backoff and full jitter,
-honouring ``Retry-After``. Several draws come from one request through the ``n``
-parameter when the server honours it; a server that refuses ``n`` (or returns fewer
-choices) is remembered and asked one draw per request from then on. The API key is read
-from an environment variable and never appears in an error message.
+Requests are async with a bounded number in flight per server; 429, 5xx, timeouts,
+dropped connections and malformed replies are retried with exponential backoff and full
+jitter, honouring ``Retry-After``. Several servers may stand behind one backend: a
+``Router`` (models/routing.py) picks the server of each request and retries go to
+another one. Each draw carries its own seed; several draws come from one request (the
+``n`` parameter) only when asked for and only for consecutive seeds, which is how vLLM
+seeds the choices of an ``n`` request (choice i gets seed + i). A server that refuses
+``n`` (or returns fewer choices) is remembered and asked one draw per request from then
+on. The API key is read from an environment variable and never appears in an error
+message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import json
 import os
 import random
 import time
-from typing import Any
-
-import httpx2 as httpx
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from surestep.models.base import Completion, GenerationError, GenerationRequest
+from surestep.models.engines import probe_server
+from surestep.models.routing import (
+    AllServersOutError,
+    BreakerPolicy,
+    Lease,
+    Router,
+    ServerSpec,
+    ServerStats,
+    check_distinct,
+    server_spec,
+)
+
+if TYPE_CHECKING:
+    import httpx2
 
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524}
 MAX_BACKOFF_SECONDS = 30.0
@@ -46,10 +64,24 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def routing_key(request: GenerationRequest) -> str:
+    """What decides a request's preferred server: its messages, so one problem's draws meet one cache."""
+    return hashlib.blake2b(json.dumps(request.messages).encode(), digest_size=12).hexdigest()
+
+
+def consecutive_seeds(seeds: Sequence[int | None]) -> bool:
+    """True when one ``n`` request with the first seed stands for these draws on vLLM (seed + i)."""
+    if all(seed is None for seed in seeds):
+        return True
+    first = seeds[0]
+    return first is not None and all(seed == first + i for i, seed in enumerate(seeds))
+
+
 class _RetryableError(Exception):
-    def __init__(self, reason: str, wait: float | None = None) -> None:
+    def __init__(self, reason: str, wait: float | None = None, *, server_fault: bool = True) -> None:
         super().__init__(reason)
         self.wait = wait
+        self.server_fault = server_fault  # False for 429: the server is up, only busy
 
 
 class _MultiDrawRefusedError(Exception):
@@ -57,7 +89,7 @@ class _MultiDrawRefusedError(Exception):
 
 
 class OpenAIBackend:
-    """Chat or completion endpoint of an OpenAI-compatible server."""
+    """Chat or completion endpoint of one or more OpenAI-compatible servers serving the same model."""
 
     name = "openai"
 
@@ -65,53 +97,79 @@ class OpenAIBackend:
         self,
         model: str,
         *,
-        base_url: str,
+        base_url: str | Sequence[str | ServerSpec],
         api_key_env: str = "OPENAI_API_KEY",
         endpoint: str = "chat",
         concurrency: int = 32,
         timeout: float = 600.0,
         max_retries: int = 8,
-        draws_per_request: int = 8,
+        draws_per_request: int = 1,
         backoff_base: float = 0.5,
+        breaker: BreakerPolicy | None = None,
     ) -> None:
+        import httpx2 as httpx
+
         if endpoint not in ("chat", "completion"):
             raise ValueError("endpoint must be 'chat' or 'completion'")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        specs = [u if isinstance(u, ServerSpec) else server_spec(u, concurrency, "--base-url") for u in urls]
+        check_distinct(specs)
         self.model = model
-        self.base_url = base_url.rstrip("/")
         self.endpoint = endpoint
-        self.max_concurrency = concurrency
+        self.router = Router(specs, breaker)
+        self.max_concurrency = self.router.capacity
         self.max_draws_per_request = max(1, draws_per_request)
         self._api_key = os.environ.get(api_key_env, "")
         self._api_key_env = api_key_env
         self._max_retries = max_retries
         self._backoff_base = backoff_base
-        self._semaphore = asyncio.Semaphore(concurrency)
+        self._timeout = timeout
         self._multi_draw = self.max_draws_per_request > 1
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 30.0)),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        )
+        self._clients = [
+            httpx.AsyncClient(
+                base_url=spec.url,
+                headers=headers,
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 30.0)),
+                limits=httpx.Limits(
+                    max_connections=spec.concurrency, max_keepalive_connections=spec.concurrency
+                ),
+            )
+            for spec in specs
+        ]
+        self._network_errors = (httpx.TimeoutException, httpx.TransportError)
         self.retries = 0
 
     def identity(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model, "endpoint": self.endpoint}
 
+    def servers(self) -> tuple[ServerStats, ...]:
+        """Each server's draws, requests, failures and state so far."""
+        return self.router.stats()
+
+    async def engines(self) -> list[dict[str, Any]]:
+        """What each server says about itself (model, engine version, dtype, parallelism), when it says."""
+        specs = self.router.specs
+        seconds = min(self._timeout, 10.0)
+        found = await asyncio.gather(
+            *(probe_server(client, spec, self.model, seconds) for client, spec in zip(self._clients, specs))
+        )
+        return [engine for engine in found if engine is not None]
+
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await asyncio.gather(*(client.aclose() for client in self._clients))
 
     async def generate(self, request: GenerationRequest) -> list[Completion]:
-        if request.count == 1:
-            return await self._request(request, 1)
-        if self._multi_draw:
+        key = routing_key(request)
+        if request.count > 1 and self._multi_draw and consecutive_seeds(request.seeds):
             try:
-                return await self._request(request, request.count)
+                return await self._request(request, request.count, key)
             except _MultiDrawRefusedError:
                 self._multi_draw = False
+        if request.count == 1:
+            return await self._request(request, 1, key)
         single = [GenerationRequest(request.messages, request.params, (seed,)) for seed in request.seeds]
-        results = await asyncio.gather(*(self._request(r, 1) for r in single))
+        results = await asyncio.gather(*(self._request(r, 1, key) for r in single))
         return [completion for result in results for completion in result]
 
     def _body(self, request: GenerationRequest, count: int) -> tuple[str, dict[str, Any]]:
@@ -121,8 +179,9 @@ class OpenAIBackend:
             "temperature": params.temperature,
             "top_p": params.top_p,
             "max_tokens": params.max_tokens,
-            "seed": request.seeds[0],
         }
+        if request.seeds[0] is not None:
+            body["seed"] = request.seeds[0]
         if count > 1:
             body["n"] = count
         if params.top_k is not None:
@@ -138,43 +197,71 @@ class OpenAIBackend:
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "[redacted]") if self._api_key else text
 
-    async def _request(self, request: GenerationRequest, count: int) -> list[Completion]:
+    async def _request(self, request: GenerationRequest, count: int, key: str) -> list[Completion]:
         path, body = self._body(request, count)
-        last_reason = ""
+        last_reason, last_url = "", self.router.specs[0].url
+        avoid: int | None = None
         for attempt in range(self._max_retries + 1):
             if attempt:
                 self.retries += 1
             try:
-                async with self._semaphore:
-                    started = time.perf_counter()
-                    response = await self._client.post(path, json=body)
-                    latency = time.perf_counter() - started
-                return self._parse(response, count, latency)
-            except _RetryableError as exc:
-                last_reason, wait = str(exc), exc.wait
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                last_reason, wait = f"{type(exc).__name__}", None
+                lease = await self.router.acquire(key, avoid)
+            except AllServersOutError as exc:
+                last_reason = f"{exc}; last error: {last_reason}" if last_reason else str(exc)
+                wait: float | None = exc.wait
+            else:
+                last_url = self.router.specs[lease.server].url
+                try:
+                    return await self._send(lease, path, body, count)
+                except _RetryableError as exc:
+                    last_reason, wait = str(exc), exc.wait
+                except self._network_errors as exc:
+                    last_reason, wait = f"{type(exc).__name__}", None
+                avoid = lease.server
             if attempt == self._max_retries:
                 break
             backoff = random.uniform(0, min(MAX_BACKOFF_SECONDS, self._backoff_base * 2**attempt))
             await asyncio.sleep(max(wait or 0.0, backoff))
         raise GenerationError(
-            self._redact(
-                f"{self.base_url}{path}: gave up after {self._max_retries + 1} attempts: {last_reason}"
-            )
+            self._redact(f"{last_url}{path}: gave up after {self._max_retries + 1} attempts: {last_reason}")
         )
 
-    def _parse(self, response: httpx.Response, count: int, latency: float) -> list[Completion]:
+    async def _send(self, lease: Lease, path: str, body: dict[str, Any], count: int) -> list[Completion]:
+        """One attempt on the leased server; the lease goes back with what the attempt showed."""
+        alive, draws = True, 0
+        try:
+            started = time.perf_counter()
+            response = await self._clients[lease.server].post(path, json=body)
+            latency = time.perf_counter() - started
+            completions = self._parse(response, count, latency, lease.server)
+            draws = len(completions)
+            return completions
+        except _RetryableError as exc:
+            alive = not exc.server_fault
+            raise
+        except self._network_errors:
+            alive = False
+            raise
+        finally:
+            self.router.release(lease, alive=alive, draws=draws)
+
+    def _parse(self, response: httpx2.Response, count: int, latency: float, server: int) -> list[Completion]:
+        spec = self.router.specs[server]
         status = response.status_code
         if status in RETRY_STATUSES:
-            raise _RetryableError(f"HTTP {status}", retry_after_seconds(response.headers.get("retry-after")))
+            raise _RetryableError(
+                f"HTTP {status}",
+                retry_after_seconds(response.headers.get("retry-after")),
+                server_fault=status != 429,
+            )
         if status >= 400:
             detail = self._redact(response.text[:300])
             if count > 1 and status in (400, 422):
                 raise _MultiDrawRefusedError(detail)
             if status in (401, 403):
-                raise GenerationError(f"HTTP {status} from {self.base_url}: check ${self._api_key_env}")
-            raise GenerationError(f"HTTP {status} from {self.base_url}: {detail}")
+                raise GenerationError(f"HTTP {status} from {spec.url}: check ${self._api_key_env}")
+            hint = " (for a server that rejects seeds: --no-seed)" if "seed" in detail.lower() else ""
+            raise GenerationError(f"HTTP {status} from {spec.url}: {detail}{hint}")
         try:
             data = response.json()
             choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
@@ -197,6 +284,7 @@ class OpenAIBackend:
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
                 latency_seconds=latency,
+                server=spec.label,
             )
             for text, choice in zip(texts, choices)
         ]

@@ -2,9 +2,11 @@
 
 Generation is planned from the store, so re-running the same command generates only
 the missing draws. Draws are split into aligned blocks of ``draws_per_request``; each
-block is one request whose seed derives from (run seed, problem, block start), so a
-resumed run asks for exactly the requests an uninterrupted run would have asked for
-and, with a deterministic server, gets identical draws.
+block is one request. The seed stored with a draw is the seed it was generated with
+(``draw_seed``): the block's seed, derived from (run seed, problem, block start), plus
+the draw's place in the block — the seed vLLM gives choice i of an ``n`` request. So a
+resumed run asks for exactly the requests an uninterrupted run would have asked for and,
+with a deterministic server, gets identical draws.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from importlib.metadata import version
 from typing import Any
 
@@ -43,13 +46,16 @@ IDENTITY_FIELDS = (
 
 @dataclass(frozen=True)
 class GenerationPlan:
-    """What to generate: n sampled draws per problem (and one greedy draw when ``greedy``)."""
+    """What to generate: n sampled draws per problem (and one greedy draw when ``greedy``).
+
+    ``seed`` None sends no seed at all (for servers that reject or mishandle seeds).
+    """
 
     n: int
     sampling: SamplingParams
     greedy: bool = True
-    seed: int = 0
-    draws_per_request: int = 8
+    seed: int | None = 0
+    draws_per_request: int = 1
     system: str | None = None
 
     @property
@@ -62,6 +68,31 @@ def derive_seed(*parts: object) -> int:
     """A 31-bit seed from the parts, stable across processes and platforms."""
     digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def draw_seed(plan: GenerationPlan, problem_id: str, kind: str, index: int) -> int | None:
+    """The seed of one draw: its block's seed plus its place in the block (None without a run seed).
+
+    A block of ``draws_per_request`` draws starting at b has seed derive_seed(run seed, problem,
+    kind, b); draw b + j gets that seed + j. One request per draw sends the draw's own seed; one
+    ``n`` request for draws b + j .. sends the first of them, and vLLM seeds choice i with
+    seed + i, so each stored seed is the one the draw was generated with.
+    """
+    if plan.seed is None:
+        return None
+    start = index - index % max(1, plan.draws_per_request)
+    return derive_seed(plan.seed, problem_id, kind, start) + index - start
+
+
+def consecutive_runs(indices: Sequence[int]) -> list[list[int]]:
+    """Sorted indices split where they skip: [0, 1, 3] -> [[0, 1], [3]]."""
+    runs: list[list[int]] = []
+    for index in sorted(indices):
+        if runs and index == runs[-1][-1] + 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
 
 
 def config_key(body: Mapping[str, Any]) -> str:
@@ -119,14 +150,19 @@ class _Job:
     problem_id: str
     config: str
     indices: tuple[int, ...]
-    seeds: tuple[int, ...]
+    seeds: tuple[int | None, ...]
     request: GenerationRequest
 
 
 def plan_jobs(
     store: RunStore, prompts: Mapping[str, str], manifest: Mapping[str, Any], plan: GenerationPlan
 ) -> list[_Job]:
-    """Requests for every missing draw, in problem order, sampled blocks first."""
+    """Requests for every missing draw, in problem order, sampled blocks first.
+
+    The missing draws of a block go out as one request per run of consecutive indices (a block
+    is stored whole, so a gap appears only where a raised n opens a block's tail), which keeps
+    every stored seed the one the server was sent or derived by its seed + i rule.
+    """
     jobs: list[_Job] = []
     configs = manifest["configs"]
     block = max(1, plan.draws_per_request)
@@ -136,17 +172,16 @@ def plan_jobs(
         have = present.get(problem_id, set())
         for start in range(0, plan.n, block):
             missing = [i for i in range(start, min(start + block, plan.n)) if i not in have]
-            if not missing:
-                continue
-            seeds = tuple(derive_seed(plan.seed, problem_id, SAMPLE, i) for i in missing)
-            request = GenerationRequest(messages, plan.sampling, seeds)
-            jobs.append(_Job(problem_id, configs[SAMPLE], tuple(missing), seeds, request))
+            for run in consecutive_runs(missing):
+                seeds = tuple(draw_seed(plan, problem_id, SAMPLE, i) for i in run)
+                request = GenerationRequest(messages, plan.sampling, seeds)
+                jobs.append(_Job(problem_id, configs[SAMPLE], tuple(run), seeds, request))
     if plan.greedy:
         have_greedy = store.draw_indices(configs[GREEDY])
         for problem_id, prompt in prompts.items():
             if 0 in have_greedy.get(problem_id, set()):
                 continue
-            seeds = (derive_seed(plan.seed, problem_id, GREEDY, 0),)
+            seeds = (draw_seed(plan, problem_id, GREEDY, 0),)
             request = GenerationRequest(_messages(prompt, plan.system), plan.greedy_sampling, seeds)
             jobs.append(_Job(problem_id, configs[GREEDY], (0,), seeds, request))
     return jobs
@@ -158,7 +193,10 @@ def _messages(prompt: str, system: str | None) -> tuple[tuple[str, str], ...]:
 
 @dataclass
 class GenerationProgress:
-    """Counters the progress display reads; updated as each request completes."""
+    """Counters the progress display reads; updated as each request completes.
+
+    ``per_server``: draws by the server that produced them (empty for a local model).
+    """
 
     total: int
     done: int = 0
@@ -167,6 +205,7 @@ class GenerationProgress:
     completion_tokens: int = 0
     started: float = field(default_factory=time.perf_counter)
     last_error: str | None = None
+    per_server: dict[str, int] = field(default_factory=dict)
 
     @property
     def draws_per_second(self) -> float:
@@ -203,6 +242,9 @@ async def run_jobs(
                 progress.done += len(completions)
                 progress.prompt_tokens += sum(c.prompt_tokens or 0 for c in completions)
                 progress.completion_tokens += sum(c.completion_tokens or 0 for c in completions)
+                for c in completions:
+                    if c.server is not None:
+                        progress.per_server[c.server] = progress.per_server.get(c.server, 0) + 1
             if on_update is not None:
                 on_update(progress)
 
@@ -212,6 +254,38 @@ async def run_jobs(
     finally:
         writer.close()
         store.write_seconds += writer.write_seconds
+
+
+def merge_engines(
+    known: Sequence[Mapping[str, Any]] | None, found: Sequence[Mapping[str, Any]], seen: str
+) -> list[dict[str, Any]]:
+    """The manifest's engines: those known, plus each one found that reports something new.
+
+    Each record is ``{"server", "reported", "first_seen"}``; a server that reports the same as
+    before adds nothing, a restarted server with another version adds a record.
+    """
+    merged = [dict(record) for record in known or ()]
+    for record in found:
+        same = any(
+            old.get("server") == record["server"] and old.get("reported") == record["reported"]
+            for old in merged
+        )
+        if not same:
+            merged.append({**record, "first_seen": seen})
+    return merged
+
+
+async def record_engines(store: RunStore, backend: Backend, manifest: dict[str, Any]) -> None:
+    """Ask the backend what runs the model and add what is new to the manifest's ``engines``.
+
+    Informational: never compared on resume, so a restarted or upgraded server never blocks one.
+    """
+    found = await backend.engines()
+    seen = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    engines = merge_engines(manifest.get("engines"), found, seen)
+    if engines != manifest.get("engines"):
+        manifest["engines"] = engines
+        store.save_manifest(manifest)
 
 
 def grade_run(

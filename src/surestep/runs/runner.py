@@ -21,6 +21,7 @@ from surestep.runs.pipeline import (
     build_manifest,
     plan_jobs,
     reconcile_manifest,
+    record_engines,
     run_jobs,
 )
 from surestep.runs.store import DATABASE, RunStore
@@ -61,6 +62,17 @@ def generate(
     backend: Backend | None = None,
 ) -> GenerateResult:
     """Generate every missing draw of the run in ``request.out`` (creating the run if new)."""
+    return asyncio.run(generate_async(request, on_start=on_start, on_update=on_update, backend=backend))
+
+
+async def generate_async(
+    request: GenerateRequest,
+    *,
+    on_start: Callable[[GenerationProgress], None] | None = None,
+    on_update: Callable[[GenerationProgress], None] | None = None,
+    backend: Backend | None = None,
+) -> GenerateResult:
+    """``generate`` on the running event loop."""
     problem_set = load_problems(
         request.dataset.spec, request.dataset.fields, level=request.dataset.level, limit=request.dataset.limit
     )
@@ -92,11 +104,13 @@ def generate(
 
         async def main() -> None:
             try:
+                if jobs:  # the engines that make draws; a finished run asks nothing
+                    await record_engines(store, backend, manifest)
                 await run_jobs(store, backend, jobs, progress, on_update)
             finally:
                 await backend.aclose()
 
-        asyncio.run(main())
+        await main()
         missing = progress.total - progress.done
         return GenerateResult(manifest, progress, missing, store.write_seconds)
 
@@ -140,6 +154,7 @@ def export_rows(store: RunStore, manifest: Mapping[str, Any]) -> Iterator[dict[s
                     "prompt_tokens": draw.prompt_tokens,
                     "completion_tokens": draw.completion_tokens,
                     "latency": draw.latency,
+                    "seed": draw.seed,
                 }
                 if problem.options:
                     row["options"] = dict(problem.options)

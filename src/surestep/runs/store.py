@@ -72,6 +72,7 @@ class StoredDraw:
     prompt_tokens: int | None
     completion_tokens: int | None
     latency: float | None
+    seed: int | None = None  # the seed the draw was generated with (None: none was sent)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def draw_rows(
     problem_id: str,
     config: str,
     indices: Sequence[int],
-    seeds: Sequence[int],
+    seeds: Sequence[int | None],
     completions: Sequence[Completion],
 ) -> list[tuple[Any, ...]]:
     """Rows of the draws table for one request's completions."""
@@ -263,7 +264,7 @@ class RunStore:
         problem_id: str,
         config: str,
         indices: Sequence[int],
-        seeds: Sequence[int],
+        seeds: Sequence[int | None],
         completions: Sequence[Completion],
     ) -> int:
         """Commit the draws of one request; returns how many were new."""
@@ -288,7 +289,7 @@ class RunStore:
         """A config's draws (those below an index; only those with no grade yet)."""
         query = (
             "SELECT d.problem_id, d.config, d.draw_index, d.text, d.finish_reason, d.prompt_tokens, "
-            "d.completion_tokens, d.latency FROM draws d WHERE d.config = ?"
+            "d.completion_tokens, d.latency, d.seed FROM draws d WHERE d.config = ?"
         )
         args: list[Any] = [config]
         if below is not None:
@@ -398,6 +399,37 @@ class RunStore:
                 "INSERT OR REPLACE INTO meta VALUES ('audit', ?)", (json.dumps(settings, sort_keys=True),)
             )
 
+    # phase times and token counts (results.json) ---------------------------------------
+    def phase_times(self) -> dict[str, tuple[float, int]]:
+        """Wall seconds and draws of each recorded phase ("generate", "grade"), summed over invocations."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'phases'").fetchone()
+        saved = {} if row is None else json.loads(row[0])
+        return {phase: (float(entry["seconds"]), int(entry["draws"])) for phase, entry in saved.items()}
+
+    def add_phase_time(self, phase: str, seconds: float, draws: int) -> None:
+        """Add one invocation's wall seconds and draws to the totals of ``phase``."""
+        with self._transaction():
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'phases'").fetchone()
+            saved = {} if row is None else json.loads(row[0])
+            entry = saved.get(phase, {"seconds": 0.0, "draws": 0})
+            saved[phase] = {"seconds": entry["seconds"] + seconds, "draws": entry["draws"] + draws}
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('phases', ?)", (json.dumps(saved, sort_keys=True),)
+            )
+
+    def token_counts(self, config: str, below: int) -> tuple[int, int, int, int]:
+        """(draws, draws with both token counts, their prompt tokens, their completion tokens) of a
+        config's draws below an index."""
+        counted = "prompt_tokens IS NOT NULL AND completion_tokens IS NOT NULL"
+        row = self._db.execute(
+            f"SELECT COUNT(*), COALESCE(SUM({counted}), 0), "
+            f"COALESCE(SUM(CASE WHEN {counted} THEN prompt_tokens END), 0), "
+            f"COALESCE(SUM(CASE WHEN {counted} THEN completion_tokens END), 0) "
+            "FROM draws WHERE config = ? AND draw_index < ?",
+            (config, below),
+        ).fetchone()
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
     def draw_writer(self) -> DrawWriter:
         """A background writer, so commits never hold up the event loop that waits on the model."""
         return DrawWriter(self.directory / DATABASE)
@@ -431,7 +463,7 @@ class DrawWriter:
         problem_id: str,
         config: str,
         indices: Sequence[int],
-        seeds: Sequence[int],
+        seeds: Sequence[int | None],
         completions: Sequence[Completion],
     ) -> None:
         if self._error is not None:
