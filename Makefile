@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python bench/metrics.py
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/scaleout.py
 	$(BIN)/python bench/prm_metrics.py
 	$(BIN)/python bench/prm_scoring.py
 	$(BIN)/python bench/report.py
