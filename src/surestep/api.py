@@ -1,0 +1,581 @@
+"""The Python API: the jobs of the command line as functions with typed results.
+
+Each function takes the matching command's options as keyword arguments and returns a result
+whose ``to_dict()`` is what that command prints with ``--json``:
+
+==========================  =============================  ===========================
+function                    command                        result
+==========================  =============================  ===========================
+``run`` / ``run_async``     ``surestep run``               ``CompletedRun``
+``grade``                   ``surestep grade``             ``GradeResult``
+``score``                   ``surestep score``             ``ScoreResult``
+``prm_score``               ``surestep prm score``         ``PRMScoreResult``
+``report``                  ``surestep report``            ``ReportResult``
+``compare``                 ``surestep compare``           ``CompareResult``
+==========================  =============================  ===========================
+
+The synchronous functions also work where an event loop is already running (a Jupyter
+notebook): ``run`` then runs its coroutine on a worker thread with a loop of its own. Errors in
+what is passed raise ``surestep.errors.SurestepError`` with the message the CLI would print.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from surestep.errors import SurestepError
+from surestep.prm.data import HUB_DATASET
+from surestep.runs.jobs import GradeResult, ScoreResult
+from surestep.runs.results import RunResults, read_results
+
+if TYPE_CHECKING:
+    from surestep.prm.scoring import PRMBenchScore
+    from surestep.report.compare import Comparison
+    from surestep.runs.pipeline import GenerationProgress
+    from surestep.runs.runner import GenerateResult
+
+T = TypeVar("T")
+PathLike = str | Path
+
+__all__ = [
+    "CompareResult",
+    "CompletedRun",
+    "GradeResult",
+    "PRMScoreResult",
+    "ReportResult",
+    "RunResults",
+    "ScoreResult",
+    "compare",
+    "grade",
+    "prm_score",
+    "read_results",
+    "report",
+    "run",
+    "run_async",
+    "score",
+]
+
+
+def _await(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end from synchronous code: on a new event loop here or, when this
+    thread already runs one (Jupyter), on a worker thread with a loop of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    context = contextvars.copy_context()
+    with ThreadPoolExecutor(1, thread_name_prefix="surestep-run") as pool:
+        return pool.submit(context.run, asyncio.run, coroutine).result()
+
+
+def _check_range(name: str, value: float, low: float, high: float | None = None) -> None:
+    if value < low or (high is not None and value > high):
+        bounds = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise SurestepError(f"{name}: expected a value {bounds}, got {value}")
+
+
+# --- run -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompletedRun:
+    """One ``run``: the run directory, this call's generation, the score of the whole run (with the
+    grading done on the way), the contents of results.json and the report's path (None: none)."""
+
+    directory: Path
+    generation: GenerateResult
+    score: ScoreResult
+    results: RunResults
+    report: Path | None
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.score.metrics
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``surestep run --json`` object (the score sheet, as ``score RUN --json`` prints it)."""
+        return self.score.to_dict()
+
+
+async def run_async(
+    model: str,
+    dataset: str,
+    out: PathLike,
+    *,
+    preset: str = "gpassk",
+    n: int | None = None,
+    ks: Sequence[int] | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    top_k: int | None = None,
+    max_tokens: int | None = None,
+    seed: int | None = None,
+    no_seed: bool = False,
+    stop: Sequence[str] = (),
+    greedy: bool = True,
+    draws_per_request: int | None = None,
+    prompt: str = "auto",
+    system: str | None = None,
+    question_field: str | None = None,
+    answer_field: str | None = None,
+    id_field: str | None = None,
+    subset_field: str | None = None,
+    level: str | None = None,
+    limit: int | None = None,
+    base_url: str | Sequence[str] | None = None,
+    base_urls_file: PathLike | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    endpoint: str = "chat",
+    concurrency: int = 32,
+    timeout: float = 600.0,
+    max_retries: int = 8,
+    device: str = "auto",
+    local_batch: int = 1,
+    mode: str = "rule",
+    judge_url: str | None = None,
+    judge_model: str | None = None,
+    judge_api_key_env: str = "OPENAI_API_KEY",
+    judge_cache: PathLike | None = None,
+    workers: int | None = None,
+    budget: float = 5.0,
+    prose_fallback: bool = False,
+    decimal_comma: bool = False,
+    ci: bool = True,
+    report: bool = True,
+    progress: Callable[[GenerationProgress], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> CompletedRun:
+    """``surestep run`` as a coroutine: generate what is missing into ``out``, grade, score, write
+    ``out/results.json`` and (with ``report``) ``out/report.html``.
+
+    The options are those of ``surestep run`` (``surestep run --help``); ``base_url`` takes one URL
+    or several. ``progress`` is called with the generation's counters when the plan is known and
+    after each request; ``log`` receives the one-line summaries the CLI prints on stderr. Raises
+    ``surestep.runs.jobs.IncompleteRunError`` when some draws could not be generated (calling
+    again retries only those).
+    """
+    from surestep.runs import jobs
+
+    urls = (base_url,) if isinstance(base_url, str) else tuple(base_url or ())
+    options = jobs.GenerationOptions(
+        model=model,
+        dataset=str(dataset),
+        out=Path(out),
+        preset=preset,
+        n=n,
+        ks=None if ks is None else tuple(ks),
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        max_tokens=max_tokens,
+        seed=seed,
+        no_seed=no_seed,
+        stop=tuple(stop),
+        greedy=greedy,
+        draws_per_request=draws_per_request,
+        prompt=prompt,
+        system=system,
+        question_field=question_field,
+        answer_field=answer_field,
+        id_field=id_field,
+        subset_field=subset_field,
+        level=level,
+        limit=limit,
+        base_urls=urls,
+        base_urls_file=None if base_urls_file is None else Path(base_urls_file),
+        api_key_env=api_key_env,
+        endpoint=endpoint,
+        concurrency=concurrency,
+        timeout=timeout,
+        max_retries=max_retries,
+        device=device,
+        local_batch=local_batch,
+    )
+    grading = jobs.grading_config(
+        mode=mode,
+        judge_url=judge_url,
+        judge_model=judge_model,
+        judge_api_key_env=judge_api_key_env,
+        judge_cache=judge_cache,
+        workers=workers,
+        budget=budget,
+        prose_fallback=prose_fallback,
+        decimal_comma=decimal_comma,
+    )
+    outcome = await jobs.run_async(options, grading, ci=ci, on_start=progress, on_update=progress, log=log)
+    page = None
+    if report:
+        from surestep.report.write import write_report
+
+        page = await asyncio.to_thread(
+            write_report, [options.out], options.out / "report.html", resamples=1000 if ci else 0
+        )
+    return CompletedRun(options.out, outcome.generation, outcome.score, outcome.results, page)
+
+
+def run(
+    model: str,
+    dataset: str,
+    out: PathLike,
+    *,
+    preset: str = "gpassk",
+    n: int | None = None,
+    ks: Sequence[int] | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    top_k: int | None = None,
+    max_tokens: int | None = None,
+    seed: int | None = None,
+    no_seed: bool = False,
+    stop: Sequence[str] = (),
+    greedy: bool = True,
+    draws_per_request: int | None = None,
+    prompt: str = "auto",
+    system: str | None = None,
+    question_field: str | None = None,
+    answer_field: str | None = None,
+    id_field: str | None = None,
+    subset_field: str | None = None,
+    level: str | None = None,
+    limit: int | None = None,
+    base_url: str | Sequence[str] | None = None,
+    base_urls_file: PathLike | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    endpoint: str = "chat",
+    concurrency: int = 32,
+    timeout: float = 600.0,
+    max_retries: int = 8,
+    device: str = "auto",
+    local_batch: int = 1,
+    mode: str = "rule",
+    judge_url: str | None = None,
+    judge_model: str | None = None,
+    judge_api_key_env: str = "OPENAI_API_KEY",
+    judge_cache: PathLike | None = None,
+    workers: int | None = None,
+    budget: float = 5.0,
+    prose_fallback: bool = False,
+    decimal_comma: bool = False,
+    ci: bool = True,
+    report: bool = True,
+    progress: Callable[[GenerationProgress], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> CompletedRun:
+    """``surestep run``: generate, grade, score, write results.json and the report (see ``run_async``).
+
+    Works inside a running event loop too (Jupyter), where it runs on a worker thread; from async
+    code, ``await run_async(...)`` keeps the loop free instead.
+    """
+    return _await(
+        run_async(
+            model,
+            dataset,
+            out,
+            preset=preset,
+            n=n,
+            ks=ks,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            max_tokens=max_tokens,
+            seed=seed,
+            no_seed=no_seed,
+            stop=stop,
+            greedy=greedy,
+            draws_per_request=draws_per_request,
+            prompt=prompt,
+            system=system,
+            question_field=question_field,
+            answer_field=answer_field,
+            id_field=id_field,
+            subset_field=subset_field,
+            level=level,
+            limit=limit,
+            base_url=base_url,
+            base_urls_file=base_urls_file,
+            api_key_env=api_key_env,
+            endpoint=endpoint,
+            concurrency=concurrency,
+            timeout=timeout,
+            max_retries=max_retries,
+            device=device,
+            local_batch=local_batch,
+            mode=mode,
+            judge_url=judge_url,
+            judge_model=judge_model,
+            judge_api_key_env=judge_api_key_env,
+            judge_cache=judge_cache,
+            workers=workers,
+            budget=budget,
+            prose_fallback=prose_fallback,
+            decimal_comma=decimal_comma,
+            ci=ci,
+            report=report,
+            progress=progress,
+            log=log,
+        )
+    )
+
+
+# --- grade and score -----------------------------------------------------------------------------
+
+
+def grade(
+    source: PathLike,
+    *,
+    output: PathLike | None = None,
+    regrade: bool = False,
+    mode: str = "rule",
+    judge_url: str | None = None,
+    judge_model: str | None = None,
+    judge_api_key_env: str = "OPENAI_API_KEY",
+    judge_cache: PathLike | None = None,
+    workers: int | None = None,
+    budget: float = 5.0,
+    prose_fallback: bool = False,
+    decimal_comma: bool = False,
+) -> GradeResult:
+    """``surestep grade``: grade a JSONL file of draws into ``output``, or a run directory in place
+    (its ungraded draws; every draw with ``regrade``)."""
+    from surestep.runs import jobs
+
+    config = jobs.grading_config(
+        mode=mode,
+        judge_url=judge_url,
+        judge_model=judge_model,
+        judge_api_key_env=judge_api_key_env,
+        judge_cache=judge_cache,
+        workers=workers,
+        budget=budget,
+        prose_fallback=prose_fallback,
+        decimal_comma=decimal_comma,
+    )
+    path = Path(source)
+    if path.is_dir():
+        if output is not None:
+            raise SurestepError("-o is for files; a run directory keeps its grades")
+        return jobs.grade_directory(path, config, regrade=regrade)
+    if output is None:
+        raise SurestepError("grading a file needs -o OUT.jsonl")
+    return jobs.grade_file(path, Path(output), config)
+
+
+def score(
+    source: PathLike,
+    *,
+    ks: Sequence[int] | None = None,
+    taus: Sequence[float] | None = None,
+    n: int | None = None,
+    ci: bool = False,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    by: str | None = None,
+    seed: int = 0,
+    mode: str = "rule",
+    judge_url: str | None = None,
+    judge_model: str | None = None,
+    judge_api_key_env: str = "OPENAI_API_KEY",
+    judge_cache: PathLike | None = None,
+    workers: int | None = None,
+    budget: float = 5.0,
+    prose_fallback: bool = False,
+    decimal_comma: bool = False,
+) -> ScoreResult:
+    """``surestep score``: the stability figures of a JSONL file of draws or of a run directory.
+
+    Ungraded draws are graded first (with the grading options). A run directory's figures are also
+    written to its ``results.json`` (``ScoreResult.results``).
+    """
+    from surestep.runs import jobs
+
+    choices = jobs.ScoreChoices(
+        ks=None if ks is None else tuple(ks),
+        taus=None if taus is None else tuple(taus),
+        n=n,
+        ci=ci,
+        resamples=resamples,
+        confidence=confidence,
+        by=by,
+        seed=seed,
+    )
+    config = jobs.grading_config(
+        mode=mode,
+        judge_url=judge_url,
+        judge_model=judge_model,
+        judge_api_key_env=judge_api_key_env,
+        judge_cache=judge_cache,
+        workers=workers,
+        budget=budget,
+        prose_fallback=prose_fallback,
+        decimal_comma=decimal_comma,
+    )
+    return jobs.score(Path(source), choices, config)
+
+
+# --- PRMBench ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PRMScoreResult:
+    """The PRMBench scores of one predictions file (``score`` holds every table and figure)."""
+
+    score: PRMBenchScore
+
+    @property
+    def prmscore(self) -> float:
+        """PRMScore Overall, as a fraction."""
+        return float(self.score.summary.rows["overall"]["prmscore"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``surestep prm score --json`` object."""
+        return self.score.to_json()
+
+
+def prm_score(
+    predictions: PathLike,
+    *,
+    data: str = HUB_DATASET,
+    threshold: float = 0.5,
+    threshold_redundancy: float = 0.5,
+    allow_missing: bool = False,
+    tune_on: str | float | Path | None = None,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    baselines: bool = True,
+    name: str | None = None,
+) -> PRMScoreResult:
+    """``surestep prm score``: score step-level predictions on PRMBench (``data``: a JSONL file, a
+    directory of them, or ``hf:NAME``); ``tune_on`` is a fraction of problems or a file of ids."""
+    from surestep.prm.data import load_prmbench
+    from surestep.prm.predictions import load_predictions
+    from surestep.prm.scoring import ScoringOptions, score_predictions, tune_split
+
+    _check_range("resamples", resamples, 0)
+    _check_range("confidence", confidence, 0.5, 0.999)
+    bench = load_prmbench(data)
+    prediction_set = load_predictions(predictions, bench)
+    options = ScoringOptions(
+        threshold=threshold,
+        redundancy_threshold=threshold_redundancy,
+        allow_missing=allow_missing,
+        resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+        tune_on=None if tune_on is None else tune_split(str(tune_on), bench, seed=seed),
+        baselines=baselines,
+    )
+    return PRMScoreResult(score_predictions(bench, prediction_set, options, name=name))
+
+
+# --- report and compare --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """Where the HTML report (and the static figures, when asked for) were written."""
+
+    path: Path
+    figures: Path | None
+    runs: tuple[Path, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "report": str(self.path),
+            "figures": None if self.figures is None else str(self.figures),
+            "runs": [str(r) for r in self.runs],
+        }
+
+
+def report(
+    run_dirs: PathLike | Sequence[PathLike],
+    output: PathLike = "report.html",
+    *,
+    figures: PathLike | None = None,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    title: str | None = None,
+    max_draw_chars: int | None = None,
+) -> ReportResult:
+    """``surestep report``: one self-contained HTML file for stability runs, PRM runs, or both."""
+    from surestep.report.write import write_report
+
+    runs = _directories(run_dirs)
+    _check_range("resamples", resamples, 0)
+    _check_range("confidence", confidence, 0.5, 0.999)
+    if max_draw_chars is not None:
+        _check_range("max_draw_chars", max_draw_chars, 20)
+    chart_dir = None if figures is None else Path(figures)
+    path = write_report(
+        list(runs),
+        Path(output),
+        figures=chart_dir,
+        resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+        title=title,
+        max_draw_chars=max_draw_chars,
+    )
+    return ReportResult(path, chart_dir, runs)
+
+
+def _directories(run_dirs: PathLike | Sequence[PathLike]) -> tuple[Path, ...]:
+    runs = (Path(run_dirs),) if isinstance(run_dirs, (str, Path)) else tuple(Path(r) for r in run_dirs)
+    if not runs:
+        raise SurestepError("no run directories given")
+    for run_dir in runs:
+        if not run_dir.is_dir():
+            raise SurestepError(f"{run_dir}: not a directory")
+    return runs
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """B − A for each headline figure of two runs of one kind ("stability" or "prm")."""
+
+    kind: str
+    comparison: Comparison
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``surestep compare --json`` object."""
+        return self.comparison.to_json()
+
+
+def compare(
+    run_a: PathLike, run_b: PathLike, *, resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> CompareResult:
+    """``surestep compare``: paired bootstrap of B − A over what both runs share (problems for
+    stability runs, validly scored instances for PRM runs)."""
+    from dataclasses import replace
+
+    from surestep.report.compare import compare_prm_runs, compare_runs
+    from surestep.report.data import load_stability_run, read_prm_run, run_kind
+
+    a, b = _directories([run_a, run_b])
+    _check_range("resamples", resamples, 100)
+    _check_range("confidence", confidence, 0.5, 0.999)
+    kinds = run_kind(a), run_kind(b)
+    if kinds[0] != kinds[1]:
+        raise SurestepError(f"cannot compare a {kinds[0]} run ({a}) with a {kinds[1]} run ({b})")
+    names = (a.name, b.name) if a.name != b.name else (str(a), str(b))
+    if kinds[0] == "prm":
+        comparison = compare_prm_runs(
+            read_prm_run(a),
+            read_prm_run(b),
+            names=names,
+            resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+        )
+    else:
+        view_a = replace(load_stability_run(a, resamples=0, seed=seed, with_texts=False), name=names[0])
+        view_b = replace(load_stability_run(b, resamples=0, seed=seed, with_texts=False), name=names[1])
+        comparison = compare_runs(view_a, view_b, resamples=resamples, confidence=confidence, seed=seed)
+    return CompareResult(kinds[0], comparison)

@@ -1,0 +1,36 @@
+"""Write the HTML report (and optionally the static figures) of any mix of run directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from surestep.report.data import load_runs
+from surestep.report.figures import write_figures
+from surestep.report.html import render_report
+from surestep.runs.store import write_text_atomic
+
+
+def write_report(
+    directories: list[Path],
+    output: Path,
+    *,
+    figures: Path | None = None,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    title: str | None = None,
+    max_draw_chars: int | None = None,
+) -> Path:
+    """Load the runs, write the HTML report atomically (and the static figures); returns its path."""
+    stability, prm = load_runs(directories, resamples=resamples, confidence=confidence, seed=seed)
+    page = render_report(
+        stability,
+        prm,
+        title=title or "surestep report: " + ", ".join(d.name for d in directories),
+        max_draw_chars=max_draw_chars,
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(output, page)
+    if figures is not None:
+        write_figures(stability, prm, figures)
+    return output
