@@ -40,6 +40,10 @@ COMMANDS = {
         "surestep.cli.grade:grade_command",
         "Grade FILE (lines with problem_id, sample_index, response, gold) or a run directory.",
     ),
+    "plan": LazyCommand(
+        "surestep.cli.plan:plan_command",
+        "Predict interval half-widths for any number of problems and draws from a pilot RUN.",
+    ),
     "prm": LazyCommand("surestep.cli.prm:prm_group", "Process reward models on PRMBench."),
     "report": LazyCommand(
         "surestep.cli.report:report_command",
