@@ -44,7 +44,7 @@ def run_cli(
         text=True,
         cwd=cwd,
         env=env,
-        timeout=300,
+        timeout=900,  # a hang guard only: a loaded or one-core machine is slow, not stuck
         check=False,
     )
 
