@@ -158,6 +158,25 @@ def test_phase_times_are_null_for_a_run_that_never_recorded_them(tmp_path):
     assert results.to_dict()["timing"]["generate"] is None
 
 
+def test_a_manifest_with_only_what_scoring_needs_gives_empty_identity_fields(tmp_path):
+    manifest = {"n": 4, "greedy": False, "configs": {SAMPLE: "hand-sample", GREEDY: "hand-greedy"}}
+    with RunStore(tmp_path / "run", create=True) as store:
+        store.save_manifest(manifest)
+        store.save_problems(PROBLEMS, [p.question for p in PROBLEMS])
+        for problem in PROBLEMS:
+            draws = [Completion(f"\\boxed{{{answer}}}") for answer in ANSWERS[problem.id]]
+            store.add_draws(problem.id, "hand-sample", range(4), range(4), draws)
+        with Grader() as grader:
+            grade_run(store, grader, manifest)
+    _, results = score_and_collect(tmp_path / "run", ci=False)
+    identity = results.identity
+    assert identity.model == identity.sampling == identity.prompt == {}
+    assert identity.dataset is identity.dataset_hash is identity.problems is identity.draws_per_request is None
+    assert results.draws.scored == 8 and results.draws.greedy == 0
+    write_results(tmp_path / "run", results)
+    assert read_results(tmp_path / "run") == results
+
+
 def test_read_returns_what_was_written(tmp_path):
     make_run(tmp_path / "run")
     _, results = score_and_collect(tmp_path / "run")

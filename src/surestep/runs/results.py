@@ -83,7 +83,8 @@ class RunIdentity:
     """What the draws are: the manifest's model, sampling, prompt and dataset, and their hash.
 
     ``identity_hash`` hashes the manifest fields a resume must not change (the same fields the
-    run's config keys hash), so two runs with equal hashes sampled the same thing.
+    run's config keys hash), so two runs with equal hashes sampled the same thing. What a
+    manifest does not record (one written by hand, say) is ``{}`` or None.
     """
 
     model_spec: str | None
@@ -93,12 +94,12 @@ class RunIdentity:
     n: int
     greedy: bool
     seed: int | None
-    draws_per_request: int
+    draws_per_request: int | None
     prompt: dict[str, Any]
     system: str | None
-    dataset: str
-    dataset_hash: str
-    problems: int
+    dataset: str | None
+    dataset_hash: str | None
+    problems: int | None
     configs: dict[str, str]
     identity_hash: str
 
@@ -107,18 +108,18 @@ class RunIdentity:
         """The identity recorded in a run's manifest."""
         return cls(
             model_spec=manifest.get("model_spec"),
-            model=dict(manifest["model"]),
-            sampling=dict(manifest["sampling"]),
-            greedy_sampling=dict(manifest["greedy_sampling"]),
+            model=dict(manifest.get("model") or {}),
+            sampling=dict(manifest.get("sampling") or {}),
+            greedy_sampling=dict(manifest.get("greedy_sampling") or {}),
             n=int(manifest["n"]),
-            greedy=bool(manifest["greedy"]),
+            greedy=bool(manifest.get("greedy")),
             seed=manifest.get("seed"),
-            draws_per_request=int(manifest["draws_per_request"]),
-            prompt=dict(manifest["prompt"]),
+            draws_per_request=manifest.get("draws_per_request"),
+            prompt=dict(manifest.get("prompt") or {}),
             system=manifest.get("system"),
-            dataset=str(manifest["dataset"]),
-            dataset_hash=str(manifest["dataset_hash"]),
-            problems=int(manifest["problems"]),
+            dataset=manifest.get("dataset"),
+            dataset_hash=manifest.get("dataset_hash"),
+            problems=manifest.get("problems"),
             configs=dict(manifest["configs"]),
             identity_hash=config_key({name: manifest.get(name) for name in IDENTITY_FIELDS}),
         )
@@ -136,12 +137,12 @@ class RunIdentity:
             n=_value(data, "n", int, where),
             greedy=_value(data, "greedy", bool, where),
             seed=_value(data, "seed", (int, type(None)), where),
-            draws_per_request=_value(data, "draws_per_request", int, where),
+            draws_per_request=_value(data, "draws_per_request", (int, type(None)), where),
             prompt=_value(data, "prompt", dict, where),
             system=_value(data, "system", (str, type(None)), where),
-            dataset=_value(data, "dataset", str, where),
-            dataset_hash=_value(data, "dataset_hash", str, where),
-            problems=_value(data, "problems", int, where),
+            dataset=_value(data, "dataset", (str, type(None)), where),
+            dataset_hash=_value(data, "dataset_hash", (str, type(None)), where),
+            problems=_value(data, "problems", (int, type(None)), where),
             configs=_value(data, "configs", dict, where),
             identity_hash=_value(data, "identity_hash", str, where),
         )
