@@ -68,6 +68,30 @@ def test_command_help_imports_nothing_heavy(args):
     assert _heavy(modules) == []
 
 
+IMPORT_PROBE = """
+import json, sys
+import surestep
+names = [surestep.__version__, *dir(surestep)]
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_import_surestep_loads_nothing_heavy_and_the_api_on_first_use():
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300, check=True
+    )
+    modules = set(json.loads(result.stdout))
+    assert _heavy(modules) == []
+    assert not {"numpy", "rich", "asyncio", "click", "surestep.api", "surestep.runs"} & modules
+    import surestep
+
+    assert set(surestep.__all__) <= set(dir(surestep))
+    for name in surestep.__all__:
+        assert getattr(surestep, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        _ = surestep.nonsense
+
+
 def test_score_help_loads_neither_numpy_nor_the_run_machinery():
     _, modules = _modules_after("score", "--help")
     assert not {"numpy", "rich", "asyncio", "surestep.runs.pipeline"} & modules

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from surestep.cli.grading_options import grading_config, grading_options
-from surestep.grading import Grader
-from surestep.runs.grading_job import (
-    check_draw_keys,
-    grade_records,
-    read_records,
-    summary_line,
-    write_jsonl_atomic,
-)
-from surestep.runs.pipeline import grade_run
-from surestep.runs.runner import open_run
+from surestep.cli.grading_options import grading_options
+from surestep.runs.grading_job import summary_line
 
 
 @click.command("grade")
@@ -31,27 +24,17 @@ from surestep.runs.runner import open_run
 @click.option(
     "--regrade", is_flag=True, help="Run directory: grade every draw again, not only ungraded ones."
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the grading summary as one JSON object.")
 @grading_options
-def grade_command(file: Path, output: Path | None, regrade: bool, **options: Any) -> None:
+def grade_command(file: Path, output: Path | None, regrade: bool, as_json: bool, **options: Any) -> None:
     """Grade FILE (lines with problem_id, sample_index, response, gold) or a run directory.
 
     A file's graded copy (-o) feeds `surestep score` directly; a run directory's grades
     are stored in the run. A summary goes to stderr.
     """
-    config = grading_config(**options)
-    if file.is_dir():
-        if output is not None:
-            raise click.UsageError("-o is for files; a run directory keeps its grades")
-        store, manifest = open_run(file)
-        with store, Grader(config) as grader:
-            stats = grade_run(store, grader, manifest, regrade=regrade)
-        click.echo(summary_line(stats), err=True)
-        return
-    if output is None:
-        raise click.UsageError("grading a file needs -o OUT.jsonl")
-    records = read_records(file)
-    for record in records:
-        check_draw_keys(record, file)
-    graded, stats = grade_records(records, config, path=file)
-    write_jsonl_atomic(output, graded)
-    click.echo(summary_line(stats), err=True)
+    from surestep.api import grade
+
+    result = grade(file, output=output, regrade=regrade, **options)
+    click.echo(summary_line(result.stats), err=True)
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")

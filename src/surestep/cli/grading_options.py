@@ -1,17 +1,14 @@
-"""Grading options shared by `surestep grade` and `surestep score`."""
+"""Grading options shared by `surestep grade`, `score` and `run` (read by ``runs.jobs.grading_config``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from surestep.grading.records import GradingMode
-
-if TYPE_CHECKING:
-    from surestep.grading.grader import GradingConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,35 +62,3 @@ def grading_options(func: F) -> F:
         func = decorator(func)
     return func
 
-
-def grading_config(
-    *,
-    mode: str,
-    judge_url: str | None,
-    judge_model: str | None,
-    judge_api_key_env: str,
-    judge_cache: Path | None,
-    workers: int | None,
-    budget: float,
-    prose_fallback: bool = False,
-    decimal_comma: bool = False,
-) -> GradingConfig:
-    from surestep.grading.grader import GradingConfig
-    from surestep.grading.judge import JudgeConfig
-
-    chosen = GradingMode(mode)
-    judge = None
-    if judge_url or judge_model or chosen is not GradingMode.RULE:
-        if not (judge_url and judge_model):
-            raise click.UsageError(f"--mode {mode} needs both --judge-url and --judge-model")
-        judge = JudgeConfig(
-            base_url=judge_url, model=judge_model, api_key_env=judge_api_key_env, cache_path=judge_cache
-        )
-    return GradingConfig(
-        mode=chosen,
-        workers=workers,
-        budget_seconds=budget,
-        judge=judge,
-        prose_fallback=prose_fallback,
-        decimal_comma=decimal_comma,
-    )

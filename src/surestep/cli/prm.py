@@ -71,26 +71,26 @@ def score_command(
     """Score PREDICTIONS (JSONL of step scores) on PRMBench, as the paper does and beyond."""
     from rich.console import Console
 
-    from surestep.prm.scoring import ScoringOptions, score_predictions, tune_split
+    from surestep.api import prm_score
     from surestep.report.prm_tables import print_prmbench
 
-    bench = load_prmbench(data)
-    prediction_set = load_predictions(predictions, bench)
-    options = ScoringOptions(
+    result = prm_score(
+        predictions,
+        data=data,
         threshold=threshold,
-        redundancy_threshold=threshold_redundancy,
+        threshold_redundancy=threshold_redundancy,
         allow_missing=allow_missing,
+        tune_on=tune_on,
         resamples=resamples,
         confidence=confidence,
         seed=seed,
-        tune_on=None if tune_on is None else tune_split(tune_on, bench, seed=seed),
         baselines=not no_baselines,
+        name=name,
     )
-    result = score_predictions(bench, prediction_set, options, name=name)
     if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         return
-    print_prmbench(result, Console())
+    print_prmbench(result.score, Console())
 
 
 def _validation_report(bench: PRMBench) -> dict[str, object]:

@@ -4,46 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from surestep.errors import SurestepError
-from surestep.report.compare import Comparison, compare_prm_runs, compare_runs
-from surestep.report.data import load_runs, load_stability_run, read_prm_run, run_kind
-from surestep.report.figures import write_figures
-from surestep.report.html import render_report
+from surestep.report.compare import Comparison
 from surestep.report.labels import label, pct
-from surestep.runs.store import write_text_atomic
+from surestep.report.write import write_report
 
-
-def write_report(
-    directories: list[Path],
-    output: Path,
-    *,
-    figures: Path | None = None,
-    resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    title: str | None = None,
-    max_draw_chars: int | None = None,
-) -> Path:
-    """Load the runs, write the HTML report atomically (and the static figures); returns its path."""
-    stability, prm = load_runs(directories, resamples=resamples, confidence=confidence, seed=seed)
-    page = render_report(
-        stability,
-        prm,
-        title=title or "surestep report: " + ", ".join(d.name for d in directories),
-        max_draw_chars=max_draw_chars,
-    )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(output, page)
-    if figures is not None:
-        write_figures(stability, prm, figures)
-    return output
+__all__ = ["compare_command", "print_comparison", "report_command", "write_report"]
 
 
 @click.command("report")
@@ -90,8 +61,10 @@ def report_command(
     max_draw_chars: int | None,
 ) -> None:
     """Write one self-contained HTML report for stability runs, PRM runs, or both."""
-    path = write_report(
-        list(run_dirs),
+    from surestep.api import report
+
+    written = report(
+        run_dirs,
         output,
         figures=figures,
         resamples=resamples,
@@ -100,9 +73,9 @@ def report_command(
         title=title,
         max_draw_chars=max_draw_chars,
     )
-    click.echo(f"report: {path}", err=True)
-    if figures is not None:
-        click.echo(f"figures: {figures}", err=True)
+    click.echo(f"report: {written.path}", err=True)
+    if written.figures is not None:
+        click.echo(f"figures: {written.figures}", err=True)
 
 
 @click.command("compare")
@@ -120,27 +93,13 @@ def compare_command(
     Two stability runs: Greedy, G-Pass@16, mG-Pass@16, Pass@16 over shared problems. Two PRM
     runs: PRMScore Overall, per group and per category over shared PRMBench instances.
     """
-    kinds = run_kind(run_a), run_kind(run_b)
-    if kinds[0] != kinds[1]:
-        raise SurestepError(f"cannot compare a {kinds[0]} run ({run_a}) with a {kinds[1]} run ({run_b})")
-    names = (run_a.name, run_b.name) if run_a.name != run_b.name else (str(run_a), str(run_b))
-    if kinds[0] == "prm":
-        comparison = compare_prm_runs(
-            read_prm_run(run_a),
-            read_prm_run(run_b),
-            names=names,
-            resamples=resamples,
-            confidence=confidence,
-            seed=seed,
-        )
-    else:
-        a = replace(load_stability_run(run_a, resamples=0, seed=seed, with_texts=False), name=names[0])
-        b = replace(load_stability_run(run_b, resamples=0, seed=seed, with_texts=False), name=names[1])
-        comparison = compare_runs(a, b, resamples=resamples, confidence=confidence, seed=seed)
+    from surestep.api import compare
+
+    result = compare(run_a, run_b, resamples=resamples, confidence=confidence, seed=seed)
     if as_json:
-        sys.stdout.write(json.dumps(comparison.to_json(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:
-        print_comparison(comparison, Console())
+        print_comparison(result.comparison, Console())
 
 
 def print_comparison(comparison: Comparison, console: Console) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import fields
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,43 +14,25 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from surestep.cli.common import parse_int_list
-from surestep.cli.grading_options import grading_config, grading_options
-from surestep.cli.report import write_report
-from surestep.cli.score import score_store
-from surestep.data.problems import FieldMap
-from surestep.data.prompts import PRESETS, load_template
-from surestep.grading import Grader
-from surestep.models import SamplingParams, parse_model_spec
+from surestep.cli.grading_options import grading_options
+from surestep.data.prompts import PRESETS
 from surestep.runs.grading_job import summary_line, write_jsonl_atomic
-from surestep.runs.pipeline import GenerationPlan, GenerationProgress, grade_run
-from surestep.runs.runner import (
-    DatasetRequest,
-    GenerateRequest,
-    GenerateResult,
-    export_rows,
+from surestep.runs.jobs import (
+    DEFAULT_BASE_URL,
+    PROTOCOL_PRESETS,
+    GenerationOptions,
+    IncompleteRunError,
+    ScoreResult,
+    draws_by_server,
     generate,
-    open_run,
+    generation_summary,
 )
+from surestep.runs.pipeline import GenerationProgress
+from surestep.runs.runner import GenerateRequest, GenerateResult, export_rows, open_run
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-
-@dataclass(frozen=True)
-class Preset:
-    n: int
-    ks: tuple[int, ...]
-    temperature: float
-    top_p: float
-    top_k: int | None
-    max_tokens: int
-
-
-PROTOCOL_PRESETS = {
-    "gpassk": Preset(n=48, ks=(4, 8, 16), temperature=1.0, top_p=0.8, top_k=50, max_tokens=8192),
-    "quick": Preset(n=8, ks=(4, 8), temperature=1.0, top_p=0.8, top_k=50, max_tokens=8192),
-}
 DEMO_DATASET = "demo.jsonl"
-DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 GRADING_KEYS = (
     "mode",
     "judge_url",
@@ -196,61 +178,23 @@ def generation_options(func: F) -> F:
     return func
 
 
-def _generate_request(options: dict[str, Any]) -> tuple[GenerateRequest, tuple[int, ...]]:
-    preset = PROTOCOL_PRESETS[options["preset"]]
-    model = parse_model_spec(options["model_spec"])
-    top_k = options["top_k"] if options["top_k"] is not None else preset.top_k
-    sampling = SamplingParams(
-        temperature=options["temperature"] if options["temperature"] is not None else preset.temperature,
-        top_p=options["top_p"] if options["top_p"] is not None else preset.top_p,
-        top_k=top_k or None,
-        max_tokens=options["max_tokens"] or preset.max_tokens,
-        stop=tuple(options["stop"]),
-    )
-    n = options["n"] or preset.n
-    if options["no_seed"] and (options["seed"] is not None or model.backend != "openai"):
-        raise click.UsageError("--no-seed goes with openai: models and without --seed")
-    ks = parse_int_list(options["ks"], "--k") or tuple(k for k in preset.ks if k <= n) or (n,)
-    plan = GenerationPlan(
-        n=n,
-        sampling=sampling,
-        greedy=options["greedy"],
-        seed=None if options["no_seed"] else options["seed"] or 0,
-        draws_per_request=options["draws_per_request"] or (1 if model.backend == "openai" else 8),
-        system=options["system"],
-    )
-    if model.backend == "openai":
-        from surestep.models.routing import servers_from_options
+RENAMED = {"model_spec": "model", "prompt_spec": "prompt", "base_urls": "base_url"}
+"""Options whose name in the Python API differs from the CLI's (``--model`` is ``model_spec`` here)."""
 
-        servers = servers_from_options(
-            options["base_urls"], options["base_urls_file"], options["concurrency"], DEFAULT_BASE_URL
-        )
-        backend_options: dict[str, Any] = {
-            "base_url": servers,
-            "api_key_env": options["api_key_env"],
-            "endpoint": options["endpoint"],
-            "concurrency": options["concurrency"],
-            "timeout": options["timeout"],
-            "max_retries": options["max_retries"],
-        }
-    else:
-        backend_options = {"device": options["device"], "batch_requests": options["local_batch"]}
-    fields = FieldMap(
-        question=options["question_field"],
-        answer=options["answer_field"],
-        id=options["id_field"],
-        subset=options["subset_field"],
-    )
-    request = GenerateRequest(
-        out=options["out"],
-        model=model,
-        dataset=DatasetRequest(options["dataset"], fields, options["level"], options["limit"]),
-        template=load_template(options["prompt_spec"], dataset=options["dataset"]),
-        plan=plan,
-        backend_options=backend_options,
-        protocol={"ks": list(ks)},
-    )
-    return request, ks
+
+def _api_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The generation options of a command as keyword arguments of ``surestep.run``."""
+    named = {RENAMED.get(key, key): value for key, value in options.items()}
+    named["ks"] = parse_int_list(options["ks"], "--k")
+    return named
+
+
+def _generate_request(options: dict[str, Any]) -> tuple[GenerateRequest, tuple[int, ...]]:
+    """The generation request of a command's options, and the k values to report."""
+    named = _api_options(options)
+    named["base_urls"] = tuple(named.pop("base_url"))
+    wanted = {field.name for field in fields(GenerationOptions)}  # not --quiet, --ci, --json
+    return GenerationOptions(**{k: v for k, v in named.items() if k in wanted}).request()
 
 
 class _ProgressDisplay:
@@ -271,6 +215,13 @@ class _ProgressDisplay:
         )
         self._task: TaskID | None = None
 
+    def show(self, progress: GenerationProgress) -> None:
+        """Start the bar on the first call (the plan is known), update it on the next ones."""
+        if self._task is None:
+            self.start(progress)
+        else:
+            self.update(progress)
+
     def start(self, progress: GenerationProgress) -> None:
         self._progress.start()
         self._task = self._progress.add_task(
@@ -286,18 +237,11 @@ class _ProgressDisplay:
             rate=progress.draws_per_second,
             tokens=progress.prompt_tokens + progress.completion_tokens,
             errors=progress.errors,
-            servers=_per_server(progress),
+            servers=draws_by_server(progress),
         )
 
     def stop(self) -> None:
         self._progress.stop()
-
-
-def _per_server(progress: GenerationProgress) -> str:
-    """Draws by server, when there are several ("a:8001 1,024 · b:8001 998")."""
-    if len(progress.per_server) < 2:
-        return ""
-    return " · ".join(f"{name} {count:,}" for name, count in sorted(progress.per_server.items()))
 
 
 def _run_generation(request: GenerateRequest, quiet: bool) -> GenerateResult:
@@ -306,19 +250,11 @@ def _run_generation(request: GenerateRequest, quiet: bool) -> GenerateResult:
         result = generate(request, on_start=display.start, on_update=display.update)
     finally:
         display.stop()
-    p = result.progress
-    click.echo(
-        f"generated {p.done:,} draws ({p.prompt_tokens + p.completion_tokens:,} tokens, "
-        f"{p.draws_per_second:,.1f} draws/s) into {request.out}",
-        err=True,
-    )
-    if _per_server(p):
-        click.echo(f"draws per server: {_per_server(p)}", err=True)
+    for line in generation_summary(result, request.out):
+        click.echo(line, err=True)
     if result.missing:
-        click.echo(
-            f"error: {result.missing:,} draws failed ({p.last_error}); re-run the same command to retry them",
-            err=True,
-        )
+        error = IncompleteRunError(request.out, result.missing, result.progress.last_error)
+        click.echo(f"error: {error}", err=True)
         sys.exit(1)
     return result
 
@@ -334,15 +270,24 @@ def generate_command(quiet: bool, **options: Any) -> None:
 def _grade_and_score(
     out: Path, grading: dict[str, Any], ks: tuple[int, ...] | None, ci: bool, as_json: bool
 ) -> None:
-    store, manifest = open_run(out)
-    with store:
-        with Grader(grading_config(**grading)) as grader:
-            stats = grade_run(store, grader, manifest)
-        click.echo(summary_line(stats), err=True)
-        score_store(store, manifest, ks=ks, ci=ci, as_json=as_json)
-    report = write_report([out], out / "report.html", resamples=1000 if ci else 0)
+    """Grade what is ungraded, score (writing results.json), print the sheet, write the report."""
+    from surestep.api import score
+
+    scored = score(out, ks=ks, ci=ci, **grading)
+    if scored.grading is not None:
+        click.echo(summary_line(scored.grading), err=True)
+    _finish_run(out, scored, ci, as_json)
+
+
+def _finish_run(out: Path, scored: ScoreResult, ci: bool, as_json: bool) -> None:
+    """Print a run's score sheet, then write its report and say where both are."""
+    from surestep.api import report
+    from surestep.cli.score import print_score
+
+    print_score(scored, as_json)
+    page = report([out], out / "report.html", resamples=1000 if ci else 0)
     click.echo(f"run directory: {out}", err=True)
-    click.echo(f"report: {report}", err=True)
+    click.echo(f"report: {page.path}", err=True)
 
 
 @click.command("run")
@@ -352,11 +297,22 @@ def _grade_and_score(
 @click.option("--json", "as_json", is_flag=True, help="Print the score sheet as JSON.")
 def run_command(quiet: bool, ci: bool, as_json: bool, **options: Any) -> None:
     """Generate, grade and score: the whole job, resumable at every step."""
-    grading = _split_grading(options)
-    request, ks = _generate_request(options)
-    grading_config(**grading)  # refuse bad grading options before generating anything
-    _run_generation(request, quiet)
-    _grade_and_score(request.out, grading, ks, ci, as_json)
+    from surestep.api import run
+
+    display = _ProgressDisplay(quiet)
+
+    def say(line: str) -> None:
+        display.stop()
+        click.echo(line, err=True)
+
+    try:
+        done = run(**_api_options(options), ci=ci, report=False, progress=display.show, log=say)
+    except IncompleteRunError as error:
+        say(f"error: {error}")
+        sys.exit(1)
+    finally:
+        display.stop()
+    _finish_run(done.directory, done.score, ci, as_json)
 
 
 def _split_grading(options: dict[str, Any]) -> dict[str, Any]:
