@@ -253,7 +253,7 @@ def test_a_schema_2_store_gains_the_audit_table_in_place(tmp_path):
     with RunStore(tmp_path / "run") as store:
         assert store.audit_rows("any", "judge", 0) == {} and store.audit_settings() is None
     with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("3",)
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == (str(SCHEMA_VERSION),)
         columns = [r[1] for r in db.execute("PRAGMA table_info(audit)")]
     assert columns[:5] == ["problem_id", "config", "draw_index", "judge_model", "sample_seed"]
 

@@ -27,7 +27,7 @@ from surestep.models.base import Completion
 
 DATABASE = "run.sqlite"
 MANIFEST = "manifest.json"
-SCHEMA_VERSION = 3  # 2: problems.level; 3: the audit table (surestep audit)
+SCHEMA_VERSION = 4  # 2: problems.level; 3: the audit table (surestep audit); 4: step_scores (surestep bon)
 
 _INSERT_DRAWS = "INSERT OR IGNORE INTO draws VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _GRADE_OF_DRAW = (
@@ -59,7 +59,32 @@ CREATE TABLE IF NOT EXISTS audit (
     judged_text TEXT NOT NULL, judge_verdict INTEGER, judge_reply TEXT, error TEXT, created REAL NOT NULL,
     PRIMARY KEY (problem_id, config, draw_index, judge_model, sample_seed)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS step_scores (
+    scorer_key TEXT NOT NULL, problem_id TEXT NOT NULL, config TEXT NOT NULL, draw_index INTEGER NOT NULL,
+    steps INTEGER NOT NULL, truncated_steps INTEGER NOT NULL, valid INTEGER NOT NULL, scores TEXT NOT NULL,
+    error TEXT, seconds REAL NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (scorer_key, problem_id, config, draw_index)
+) WITHOUT ROWID;
 """
+
+
+@dataclass(frozen=True)
+class StepScoreRow:
+    """A PRM's step scores of one draw (``surestep bon``), keyed by the scorer setup's key.
+
+    ``steps`` is how many steps the draw was split into; ``truncated_steps`` how many of them the
+    scorer left unscored (its input was cut); ``valid=False`` with an ``error``: not judged.
+    """
+
+    scorer_key: str
+    problem_id: str
+    config: str
+    draw_index: int
+    steps: int
+    truncated_steps: int
+    valid: bool
+    scores: tuple[float, ...]
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +226,7 @@ class RunStore:
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(problems)")}
             if "level" not in columns:  # schema 1 had no level: it stays empty until problems are saved again
                 self._db.execute("ALTER TABLE problems ADD COLUMN level TEXT")
-            # schema 2 had no audit table: _SCHEMA has just created it, empty
+            # schema 2 had no audit table, schema 3 no step_scores: _SCHEMA has just created them, empty
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -398,6 +423,50 @@ class RunStore:
             self._db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('audit', ?)", (json.dumps(settings, sort_keys=True),)
             )
+
+    # step scores (surestep bon) -----------------------------------------------------------
+    def step_scorers(self) -> dict[str, dict[str, Any]]:
+        """The setup of every stored step scorer, by its label (``surestep bon --name``)."""
+        rows = self._db.execute("SELECT key, value FROM meta WHERE key LIKE 'bon:%' ORDER BY key")
+        return {key[len("bon:"):]: dict(json.loads(value)) for key, value in rows}
+
+    def save_step_scorer(self, label: str, setup: Mapping[str, Any]) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                (f"bon:{label}", json.dumps(setup, sort_keys=True)),
+            )
+
+    def add_step_scores(self, rows: Sequence[StepScoreRow], seconds: float) -> None:
+        """Commit one chunk of scored draws together (a draw already stored is kept as it is)."""
+        now = time.time()
+        per_row = seconds / max(len(rows), 1)
+        values = [
+            (r.scorer_key, r.problem_id, r.config, r.draw_index, r.steps, r.truncated_steps, int(r.valid),
+             json.dumps(list(r.scores)), r.error, per_row, now)
+            for r in rows
+        ]
+        with self._transaction():
+            self._db.executemany(f"INSERT OR IGNORE INTO step_scores VALUES ({', '.join('?' * 11)})", values)
+
+    def step_scores(self, scorer_key: str, config: str) -> dict[tuple[str, int], StepScoreRow]:
+        """The stored step scores of one scorer setup, by (problem id, draw index)."""
+        rows = self._db.execute(
+            "SELECT scorer_key, problem_id, config, draw_index, steps, truncated_steps, valid, scores, error "
+            "FROM step_scores WHERE scorer_key = ? AND config = ?",
+            (scorer_key, config),
+        )
+        return {
+            (r[1], r[3]): StepScoreRow(
+                r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), tuple(json.loads(r[7])), r[8]
+            )
+            for r in rows
+        }
+
+    def step_score_seconds(self, scorer_key: str) -> float:
+        row = self._db.execute("SELECT COALESCE(SUM(seconds), 0) FROM step_scores WHERE scorer_key = ?",
+                               (scorer_key,)).fetchone()
+        return float(row[0])
 
     # phase times and token counts (results.json) ---------------------------------------
     def phase_times(self) -> dict[str, tuple[float, int]]:
