@@ -20,6 +20,10 @@ COMMANDS = {
         "surestep.cli.audit:audit_command",
         "Audit the grades of RUN_DIR against an LLM judge on a stratified sample of its draws.",
     ),
+    "bon": LazyCommand(
+        "surestep.cli.bon:bon_command",
+        "Score every sampled draw of RUN with a PRM (resumable, in the run store), then best-of-N figures.",
+    ),
     "compare": LazyCommand(
         "surestep.cli.report:compare_command",
         "Paired bootstrap of B − A for each headline figure over what both runs share.",
