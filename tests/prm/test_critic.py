@@ -1,4 +1,9 @@
-"""The LLM critic scorer: tolerant parsing, strict content, and a real server process on loopback."""
+"""The LLM critic scorer under both protocols, against a real server process on loopback.
+
+``card``: tolerant parsing, strict content. ``prmbench``: PRMBench's layout and reply handling
+(``mr_eval/models/openai_models.py``, ``mr_eval/utils/model_utils.py:67-113``): what it would
+score is scored as given, what it would drop is invalid.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,15 @@ import pytest
 from surestep.errors import SurestepError
 from surestep.prm.scorers.base import SolutionToScore
 from surestep.prm.scorers.critic import (
+    PRMBENCH_INSTRUCTION,
+    PRMBENCH_SHOTS,
     CriticScorer,
     first_json_object,
     load_few_shot,
     parse_critic_reply,
+    parse_prmbench_reply,
+    prmbench_json_object,
+    prmbench_prompt,
 )
 from tests.conftest import prm_record, write_jsonl
 
@@ -118,7 +128,7 @@ def test_prm_run_with_the_critic_records_invalid_replies_and_resumes(cli, critic
     ])
     out = tmp_path / "run"
     args = ("prm", "run", "--scorer", "critic", "--model", "critic-1", "--base-url", critic_server.base_url,
-            "--data", str(data), "--out", str(out), "--chunk", "2", "--json")
+            "--data", str(data), "--out", str(out), "--chunk", "2", "--protocol", "card", "--json")
     result = cli(*args)
     assert result.returncode == 0, result.stderr
     rows = {r["id"]: r for r in map(json.loads, (out / "predictions.jsonl").read_text().splitlines())}
@@ -137,6 +147,10 @@ def test_prm_run_with_the_critic_records_invalid_replies_and_resumes(cli, critic
     assert critic_server.stats()["requests"] == requests  # nothing asked twice
     changed = cli(*args[:-1], "--max-tokens", "99")
     assert changed.returncode != 0 and "max_tokens: run has 2048, now 99" in changed.stderr
+    other_protocol = cli(*(a if a != "card" else "prmbench" for a in args))
+    assert other_protocol.returncode != 0 and 'protocol: run has "card", now "prmbench"' in other_protocol.stderr
+    assert report["protocol"]["protocol"] == "card" and not report["protocol"]["comparable_with_prmbench"]
+    assert report["threshold"] == {"validity": 0.5, "redundancy": 0.5}
 
 
 def test_critic_options_are_checked(cli, tmp_path):
@@ -147,3 +161,122 @@ def test_critic_options_are_checked(cli, tmp_path):
     result = cli(*base, "--scorer", "critic", "--model", "m", "--base-url", "http://127.0.0.1:9/v1",
                  "--reward-differences")
     assert result.returncode != 0 and "--reward-differences applies to the skywork-prm scorer only" in result.stderr
+
+
+# --- the prmbench protocol ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"a": 1}', {"a": 1}),
+        ('{"a": [1, 2,]} then {"b": 2}', {"b": 2}),  # the first fails json (trailing comma): the next
+        ('{"a": 1, # a comment\n"b": 2}', {"a": 1, "b": 2}),  # '#' to the end of the line is dropped
+        ('{"a": "x // y"}', None),  # ... inside strings too, which breaks this one
+        ('{"a": "}{"}', None),  # braces are counted without regard to strings
+        ('} {"a": 1}', None),  # a '}' with nothing open makes the reader fail
+        ('{"a": NaN}', "nan"),
+        ('{"a": 1', None),
+    ],
+)
+def test_prmbench_json_object_follows_prmbenchs_reader(text, expected):
+    found = prmbench_json_object(text)
+    if expected == "nan":
+        assert found is not None and found["a"] != found["a"]
+    else:
+        assert found == expected
+
+
+def test_prmbench_reply_is_scored_as_given_where_prmbench_scores_it():
+    scored = parse_prmbench_reply('{"validity": [2, -0.5, 1, 0.3], "redundancy": [true, 0]}')
+    assert scored.error is None
+    assert scored.validity == (2.0, -0.5, 1.0, 0.3) and scored.redundancy == (1.0, 0.0)  # any length
+    empty = parse_prmbench_reply('{"validity": "", "redundancy": {}}')  # nothing to label, no error
+    assert empty.error is None and empty.validity == () and empty.redundancy == ()
+    extreme = parse_prmbench_reply('{"validity": [NaN, Infinity, -Infinity], "redundancy": []}')
+    assert extreme.validity == (-1.7976931348623157e308, 1.7976931348623157e308, -1.7976931348623157e308)
+    for text, error in {
+        '{"validity": [1]}': "the reply has no 'redundancy' key",
+        '{"validity": ["high"], "redundancy": []}': "validity[0] is not a number PRMBench can compare with 0",
+        '{"validity": 0.5, "redundancy": []}': "validity is float, not a list PRMBench can label",
+        '{"validity": [], "redundancy": [[1]]}': "redundancy[0] is not a number",
+        "prose": "no JSON object PRMBench's reader accepts",
+    }.items():
+        assert parse_prmbench_reply(text).error.startswith(error), text
+
+
+def test_prmbench_layout_instruction_examples_and_user_turn(critic_server, tmp_path):
+    scorer = CriticScorer("critic-1", base_url=critic_server.base_url, protocol="prmbench")
+    item = SolutionToScore("x", "What is 9 + 9?", ("1. Add nine and nine.", "Step 2: So 18.", "7.8 is close"))
+    messages = scorer.messages(item)
+    # openai_models.py:99-124: the instruction first, two worked examples, then the solution
+    assert [role for role, _ in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert messages[0][1] == PRMBENCH_INSTRUCTION and len(PRMBENCH_SHOTS) == 2
+    assert messages[1][1].startswith("\nQuestion:\n\n") and "\n\nSolution:\n\nStep 1. " in messages[1][1]
+    assert messages[1][1].endswith("\n\n# Answer\n\n72\n")
+    assert json.loads(messages[2][1]) == {"validity": [1.0] * 8,
+                                          "redundancy": [-1.0, -1.0, -0.5, -0.5, 0.5, -1.0, 1.0, 0.5]}
+    # openai_models.py:75-80: PRMBench's step cleaning, "Step k: {step} \n\n"
+    assert messages[-1][1] == prmbench_prompt(item.question, item.steps) == (
+        "Question: What is 9 + 9?\n\n Solutions: Step 1: Add nine and nine. \n\n"
+        "Step 2: Step 2: So 18. \n\nStep 3: 8 is close \n\n"
+    )
+    for shot_question, shot_reply in PRMBENCH_SHOTS:  # each example's reply has one score per step
+        steps = shot_question.count("\n\nStep ")
+        assert len(json.loads(shot_reply)["validity"]) == len(json.loads(shot_reply)["redundancy"]) == steps
+    scorer.score([item])
+    stats = critic_server.stats()
+    assert stats["last_roles"] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert stats["last_temperature"] == 0.0
+    o1 = CriticScorer("o1-mini", base_url=critic_server.base_url, protocol="prmbench")
+    assert o1.messages(item)[0][0] == "user" and o1.params.temperature == 1.0  # openai_models.py:39-44
+    with pytest.raises(SurestepError, match="sends its own two examples"):
+        CriticScorer("critic-1", base_url=critic_server.base_url, protocol="prmbench",
+                     few_shot=load_few_shot(write_jsonl(tmp_path / "shots.jsonl", [
+                         {"question": "Q", "steps": ["a"], "validity": [1], "redundancy": [-1]}])))
+
+
+def test_prmbench_and_card_disagree_exactly_where_prmbenchs_rules_do(critic_server):
+    """One reply of each kind, read under both protocols."""
+    questions = ["SHORT", "LONG", "RANGE", "FENCED", "COMMENTED", "WORDS", "NANS", "BRACE", "MALFORMED", "GOOD"]
+    items = [_item(q.lower(), f"{q}: what is 2 + 2?") for q in questions]
+    card = {r.id: r for r in CriticScorer("c", base_url=critic_server.base_url).score(items)}
+    prmbench = {r.id: r for r in CriticScorer("c", base_url=critic_server.base_url, protocol="prmbench").score(items)}
+    assert {k for k, r in card.items() if r.valid} == {"fenced", "brace", "good"}
+    assert {k for k, r in prmbench.items() if r.valid} == {"short", "long", "range", "commented", "nans", "good"}
+    assert prmbench["short"].step_scores == (0.5, 0.5) and prmbench["short"].redundancy_scores == (1.0, -0.5, -0.5)
+    assert prmbench["long"].step_scores == (0.5, 0.5, -1.0) and prmbench["long"].extra_scores == (0.25,)
+    assert prmbench["range"].step_scores == (2.0, 0.5, -1.0)
+    assert prmbench["nans"].step_scores[0] == -1.7976931348623157e308
+    assert prmbench["good"].step_scores == (0.5, 0.5, -1.0)  # raw, judged at 0
+    assert card["good"].step_scores == (0.75, 0.75, 0.0)  # (s + 1) / 2, judged at 0.5
+    assert prmbench["words"].error.startswith("validity[0] is not a number PRMBench can compare with 0")
+    assert prmbench["brace"].error.startswith("no JSON object PRMBench's reader accepts")
+
+
+def test_prm_run_with_the_critic_under_prmbench_scores_what_prmbench_scores(cli, critic_server, tmp_path):
+    data = write_jsonl(tmp_path / "prm.jsonl", [
+        prm_record("counterfactual", "p1", 3, [2], question="LONG: what is 2 + 3?"),
+        prm_record("circular", "p2", 2, [2], question="SHORT: what is 4 + 4?"),
+        prm_record("redundency", "p3", 4, [3], question="MALFORMED: what is 5 + 5?"),
+    ])
+    out = tmp_path / "run"
+    result = cli("prm", "run", "--scorer", "critic", "--model", "critic-1", "--base-url", critic_server.base_url,
+                 "--data", str(data), "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {r["id"]: r for r in map(json.loads, (out / "predictions.jsonl").read_text().splitlines())}
+    assert rows["counterfactual_p1"]["step_scores"] == [0.5, 0.5, -1.0]
+    assert rows["counterfactual_p1"]["extra_scores"] == [0.25]
+    assert rows["circular_p2"]["step_scores"] == [0.5] and rows["circular_p2"]["redundancy_scores"] == [1, -0.5]
+    assert rows["redundency_p3"]["valid"] is False
+    report = json.loads(result.stdout)
+    assert report["threshold"] == {"validity": 0.0, "redundancy": 0.0}  # openai_models.py:29-30
+    # counterfactual: steps 0.5 > 0, 0.5 > 0 (step 2 is the error), -1; the extra 0.25 counts as a
+    # correct fourth step; circular: redundancy 1 (redundant) and -0.5 (needed), error step 2
+    assert report["categories"]["counterfactual"]["tp"] == 2 and report["categories"]["counterfactual"]["fn"] == 1
+    assert report["categories"]["counterfactual"]["fp"] == 1 and report["categories"]["counterfactual"]["steps"] == 4
+    assert (report["categories"]["circular"]["fn"], report["categories"]["circular"]["fp"]) == (1, 1)
+    assert report["data_issues"]["reads_past_end"]["count"] == 1
+    assert report["protocol"]["protocol"] == "prmbench"
+    assert not report["protocol"]["comparable_with_prmbench"]
+    assert "instruction and few-shot examples are surestep's own" in report["protocol"]["statement"]

@@ -80,7 +80,8 @@ def test_explicit_labels_and_redundancy_judgements(small):
 
 
 def _random_predictions(bench, seed: int) -> PredictionSet:
-    """Random scores; some predictions short, some with explicit labels, some with redundancy scores."""
+    """Random scores; some predictions short, some with explicit labels, some with redundancy scores
+    (of their own length), some with reads past the last step (as PRMBench's protocol makes)."""
     rng = np.random.default_rng(seed)
     items = []
     for instance in bench.instances:
@@ -91,8 +92,13 @@ def _random_predictions(bench, seed: int) -> PredictionSet:
         extra: dict[str, tuple] = {}
         if rng.random() < 0.2:
             extra["step_labels"] = tuple(bool(b) for b in rng.random(n) < 0.6)
+        elif n == len(instance.steps) and rng.random() < 0.2:
+            extra["extra_scores"] = tuple(rng.random(int(rng.integers(1, 4))).tolist())
         if instance.category in REDUNDANCY_CATEGORIES and rng.random() < 0.5:
-            extra["redundancy_scores"] = tuple(rng.random(n).tolist())
+            r = len(instance.steps) if rng.random() < 0.7 else int(rng.integers(0, len(instance.steps) + 1))
+            extra["redundancy_scores"] = tuple(rng.random(r).tolist())
+            if r == len(instance.steps) and rng.random() < 0.3:
+                extra["extra_redundancy_scores"] = tuple(rng.random(2).tolist())
         items.append(StepPrediction(instance.id, scores, **extra))
     return PredictionSet("random.jsonl", tuple(items))
 
@@ -114,11 +120,33 @@ def test_vectorised_scores_equal_the_reference_walk_on_the_full_benchmark(shared
     # and the labels the table used are exactly the documented rule
     for instance, prediction, made in zip(bench.instances, predictions.items, labels):
         if instance.category in REDUNDANCY_CATEGORIES and prediction.redundancy_scores is not None:
-            assert list(made) == [not r > 0.6 for r in prediction.redundancy_scores]
+            redundancy = prediction.redundancy_scores + prediction.extra_redundancy_scores
+            assert list(made) == [not r > 0.6 for r in redundancy]
         elif prediction.step_labels is not None:
             assert list(made) == list(prediction.step_labels)
         else:
-            assert list(made) == [s > 0.45 for s in prediction.step_scores]
+            assert list(made) == [s > 0.45 for s in prediction.step_scores + prediction.extra_scores]
+    past_end = score.data_issues["reads_past_end"]
+    assert past_end["count"] == sum(1 for n, i in zip(table.lengths, bench.instances) if n > len(i.steps)) > 0
+
+
+def test_reads_past_the_last_step_count_as_prmbench_counts_them(small):
+    """circular_p3 has 2 steps and lists error step 5: PRMBench's evaluator walks every label it
+    gets, so a fifth read is an erroneous step (task.py:269-294)."""
+    bench, predictions = small
+    items = {p.id: p for p in predictions.items}
+    items["circular_p3"] = StepPrediction("circular_p3", (0.4, 0.6), extra_scores=(0.9, 0.9, 0.2))
+    score = score_predictions(bench, PredictionSet("p.jsonl", tuple(items.values())), ScoringOptions(resamples=0))
+    row = score.summary.rows["circular"]
+    assert (row["tp"], row["fp"], row["tn"], row["fn"]) == (3, 0, 1, 1)
+    assert row["steps"] == 5 and row["first_error_accuracy"] == 1.0
+    assert score.data_issues["reads_past_end"] == {"count": 1, "counted_positions": 3, "ids": ["circular_p3"]}
+    # a redundancy list of its own length decides the NR/NCL positions: two of redundency_p1's four
+    items["redundency_p1"] = StepPrediction("redundency_p1", (0.9, 0.1, 0.7, 0.6), redundancy_scores=(0.1, 0.9))
+    score = score_predictions(bench, PredictionSet("p.jsonl", tuple(items.values())), ScoringOptions(resamples=0))
+    row = score.summary.rows["redundency"]
+    assert (row["tp"], row["fp"], row["tn"], row["fn"], row["steps"]) == (1, 0, 1, 0, 2)
+    assert score.data_issues["short_predictions"]["ids"] == ["redundency_p1", "counterfactual_p1"]
 
 
 def test_baselines_on_the_full_benchmark(shared_data):
@@ -232,6 +260,16 @@ def test_missing_and_invalid_predictions(small, tmp_path):
         ({"id": "circular_p3", "step_scores": [0.5], "step_labels": [1]}, "step_labels[0]", "true or false"),
         ({"id": "circular_p3"}, "step_scores", "missing required field"),
         ({"id": "redundency_p1", "step_scores": [0.5]}, "id", "repeated id"),
+        ({"id": "circular_p3", "step_scores": [0.5], "extra_scores": [0.5]}, "extra_scores",
+         "need a score for each of the 2 steps first, got 1"),
+        ({"id": "circular_p3", "step_scores": [0.5, 0.5], "step_labels": [True, True], "extra_scores": [0.5]},
+         "extra_scores", "cannot go with step_labels"),
+        ({"id": "circular_p3", "step_scores": [0.5, 0.5], "redundancy_scores": [0.5, 0.5, 0.5]},
+         "redundancy_scores", "3 scores but the instance has 2"),
+        ({"id": "circular_p3", "step_scores": [0.5], "redundancy_scores": [0.5], "redundancy_labels": [True, False]},
+         "redundancy_labels", "has 2 values but redundancy_scores has 1"),
+        ({"id": "circular_p3", "step_scores": [0.5, 0.5], "extra_redundancy_scores": [0.5]},
+         "extra_redundancy_scores", "got 0"),
     ],
 )
 def test_bad_prediction_lines_name_file_line_and_field(small_prmbench, tmp_path, line, field, message):

@@ -13,7 +13,7 @@ from pathlib import Path
 import safetensors.torch
 import torch
 import transformers
-from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers, processors
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 from surestep.prm.scorers.transformers_prm import reasoneval_class
 
@@ -29,31 +29,59 @@ CHATML_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 _WORDS = re.compile(r"\w+|[^\w\s]+")
+_PIECES = re.compile(r"\w+|[^\w\s]")
+DUMMY_PREFIX = "\u2581"
+"""SentencePiece's word-start mark, which Llama's tokenizer puts before the start of every text."""
+BASE_WORDS = {"+", "-", "ки", "Step", "Question", "Answer", ":", "Let", "'", "s", "think", "step", "by", ".",
+              "user", "assistant", "system", "Please", "reason", "and", "put", "your", "final", "answer",
+              "within", "\\", "boxed", "{}", "и", "Human", "Assistant", "#", "Solution"}
 
 
 def tiny_tokenizer(
-    texts: Iterable[str], chat_template: str | None = None, *, blank_line_token: bool = True
+    texts: Iterable[str],
+    chat_template: str | None = None,
+    *,
+    blank_line_token: bool = True,
+    add_bos: bool = True,
+    sentencepiece: bool = False,
+    pad_token: str = "<pad>",
 ) -> transformers.PreTrainedTokenizerFast:
     """A word-level tokenizer over the words of ``texts`` plus each format's marks.
 
     ``blank_line_token=False`` makes a blank line two '\\n' tokens, as SentencePiece (Llama 2,
-    Llemma) tokenizes it.
+    Llemma) tokenizes it. ``sentencepiece=True`` goes further, as Llama's tokenizer does: a
+    dummy-prefix token starts every text (so ``encode("\\n\\n")`` is three tokens), line breaks
+    are ordinary tokens, and punctuation is one token per character. ``add_bos=False`` adds no
+    special tokens on ``encode``, as Qwen's tokenizers. ``pad_token`` names the padding token
+    (ReasonEval-7B's indexing needs it to be the BOS).
     """
-    words = {"+", "-", "ки", "Step", "Question", "Answer", ":", "Let", "'", "s", "think", "step", "by", ".",
-             "user", "assistant", "system", "Please", "reason", "and", "put", "your", "final", "answer",
-             "within", "\\", "boxed", "{}", "и", "Human", "Assistant", "#", "Solution"}
+    words = set(BASE_WORDS)
     for text in texts:
-        words.update(_WORDS.findall(text))
+        words.update((_PIECES if sentencepiece else _WORDS).findall(text))
+    if sentencepiece:
+        words |= {DUMMY_PREFIX, "\n"} | {ch for word in BASE_WORDS for ch in _PIECES.findall(word)}
     vocab = {token: i for i, token in enumerate([*SPECIAL, *sorted(words)])}
     core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    if sentencepiece:
+        core.normalizer = normalizers.Prepend(DUMMY_PREFIX)
+        core.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(r"[ \t]+"), behavior="removed"),
+            pre_tokenizers.Split(Regex(r"\w+|\n|[^\w\s]"), behavior="isolated"),
+        ])
+        core.decoder = decoders.Sequence(
+            [decoders.Replace(DUMMY_PREFIX, " "), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
+        )
+    else:
+        core.pre_tokenizer = pre_tokenizers.Whitespace()
     core.add_special_tokens(SPECIAL)
-    # line breaks are tokens (the whitespace pre-tokenizer would drop them); a blank line is one
-    breaks = ["\n\n", "\n"] if blank_line_token else ["\n"]
-    core.add_tokens([AddedToken(b, normalized=False) for b in breaks])
-    core.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    if not sentencepiece:
+        # line breaks are tokens (the whitespace pre-tokenizer would drop them); a blank line is one
+        breaks = ["\n\n", "\n"] if blank_line_token else ["\n"]
+        core.add_tokens([AddedToken(b, normalized=False) for b in breaks])
+    if add_bos:
+        core.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
     tokenizer = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="[UNK]"
+        tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token=pad_token, unk_token="[UNK]"
     )
     if chat_template is not None:
         tokenizer.chat_template = chat_template
@@ -73,6 +101,10 @@ def _config_kwargs(vocab_size: int, context: int) -> dict[str, int]:
     }
 
 
+QWEN_FAMILIES = frozenset({"qwen-prm", "pure-prm", "skywork-prm"})
+"""Families on Qwen2.5, whose tokenizers add no BOS on ``encode``."""
+
+
 def build(
     family: str,
     directory: Path,
@@ -81,11 +113,20 @@ def build(
     context: int = 512,
     seed: int = 0,
     blank_line_token: bool = True,
+    sentencepiece: bool = False,
+    pad_token: str = "<pad>",
+    body: str = "mistral",
 ) -> Path:
-    """Save a tiny model of the family to ``directory`` and its tokenizer to ``directory/tokenizer``."""
+    """Save a tiny model of the family to ``directory`` and its tokenizer to ``directory/tokenizer``.
+
+    ``body`` picks ReasonEval's: ``mistral`` (the 7B) or ``llama`` (the 34B).
+    """
     torch.manual_seed(seed)
     template = {"rlhflow-prm": LLAMA3_TEMPLATE, "qwen-prm": CHATML_TEMPLATE}.get(family)
-    tokenizer = tiny_tokenizer(texts, template, blank_line_token=blank_line_token)
+    tokenizer = tiny_tokenizer(
+        texts, template, blank_line_token=blank_line_token, add_bos=family not in QWEN_FAMILIES,
+        sentencepiece=sentencepiece, pad_token=pad_token,
+    )
     kwargs = _config_kwargs(len(tokenizer), context)
     if family in ("math-shepherd", "rlhflow-prm"):
         model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**kwargs))
@@ -106,6 +147,9 @@ def build(
         safetensors.torch.save_file(tensors, weights, metadata={"format": "pt"})
         tokenizer.save_pretrained(directory / "tokenizer")
         return directory
+    elif family == "reasoneval" and body == "llama":  # ReasonEval-34B names its head's config score_dim
+        config = transformers.LlamaConfig(score_dim=3, bias=False, **kwargs)
+        model = reasoneval_class(config)(config)
     elif family == "reasoneval":
         config = transformers.MistralConfig(score_dimension=3, use_bias=False, **kwargs)
         model = reasoneval_class(config)(config)

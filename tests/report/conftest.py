@@ -42,7 +42,7 @@ def report_runs(tmp_path_factory) -> dict[str, Path]:
         ])
         out = root / "critic"
         result = run_cli("prm", "run", "--scorer", "critic", "--model", "critic-1", "--base-url", critic.base_url,
-                         "--data", str(data), "--out", str(out))
+                         "--data", str(data), "--out", str(out), "--protocol", "card")
         assert result.returncode == 0, result.stderr
         runs["critic"] = out
     finally:

@@ -11,6 +11,7 @@ import click
 
 from surestep.prm.data import CATEGORIES, HUB_DATASET, PRMBench, category_counts, load_prmbench
 from surestep.prm.predictions import load_predictions
+from surestep.prm.protocol import PRMBENCH, PROTOCOLS
 from surestep.prm.scorers.registry import SCORERS, ScorerOptions
 
 if TYPE_CHECKING:  # scoring (numpy), tables (rich) and runs are imported by the commands that use them
@@ -171,15 +172,20 @@ def _print_validation(report: dict[str, object], console: Console) -> None:
               help="Model directory or Hub id (critic: the model name the server serves).")
 @data_option
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run directory (resumable).")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (bf16 on GPU).")
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default=PRMBENCH, show_default=True,
+              help="prmbench: PRMBench's own inputs, reads, thresholds, 2,048-token cut and dtypes (a table "
+                   "to set beside the paper's); card: each model card's intent (see surestep prm scorers).")
+@click.option("--device", default="cpu", show_default=True,
+              help="cpu, cuda or cuda:N (the protocol sets the dtype).")
 @click.option("--batch-tokens", "batch_tokens", type=click.IntRange(min=1), default=16384, show_default=True,
               help="Padded tokens per forward pass; instances are bucketed by length.")
 @click.option("--max-length", "max_length", type=click.IntRange(min=8),
-              help="Cut inputs at this many tokens (default: the model's context); cut steps are reported.")
+              help="Cut inputs at this many tokens [default: 2,048 under prmbench, the model's context under "
+                   "card]; cut steps are reported.")
 @click.option("--tokenizer", help="Tokenizer directory or id, when it is not beside the model.")
 @click.option("--trust-remote-code", is_flag=True, help="Allow model code shipped with the checkpoint.")
 @click.option("--reward-differences", "reward_differences", is_flag=True,
-              help="skywork-prm: score steps by reward differences (as PRMBench labels them).")
+              help="skywork-prm under card: score steps by reward differences (prmbench always does).")
 @click.option("--base-url", "base_url", metavar="URL", help="critic: OpenAI-compatible server, e.g. http://host:8000/v1.")
 @click.option("--api-key-env", "api_key_env", default="OPENAI_API_KEY", show_default=True,
               help="critic: environment variable holding the API key.")
@@ -193,13 +199,16 @@ def _print_validation(report: dict[str, object], console: Console) -> None:
 @click.option("--chunk", type=click.IntRange(min=1), default=64, show_default=True,
               help="Instances per commit to the run store.")
 @click.option("--threshold", type=float,
-              help="Threshold for the table [default: 0.5; -0.05 with --reward-differences, as PRMBench].")
+              help="Validity threshold for the table [default: the scorer's, under the protocol].")
+@click.option("--threshold-redundancy", "threshold_redundancy", type=float,
+              help="Redundancy threshold for the table [default: the scorer's, under the protocol].")
 @click.option("--json", "as_json", is_flag=True, help="Print the PRMBench scores as one JSON object.")
 def run_command(
     scorer: str,
     model: str,
     data: str,
     out: Path,
+    protocol: str,
     device: str,
     batch_tokens: int,
     max_length: int | None,
@@ -214,15 +223,15 @@ def run_command(
     limit: int | None,
     chunk: int,
     threshold: float | None,
+    threshold_redundancy: float | None,
     as_json: bool,
 ) -> None:
     """Score PRMBench with a PRM into a resumable run directory, then print the PRMBench table."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from surestep.prm.scoring import ScoringOptions, default_threshold, score_predictions
     from surestep.report.prm_tables import print_prmbench
-    from surestep.runs.prm_run import PRMRunRequest, run_prm
+    from surestep.runs.prm_run import PRMRunRequest, run_prm, score_run
 
     request = PRMRunRequest(
         scorer=scorer,
@@ -230,6 +239,7 @@ def run_command(
         data=data,
         out=out,
         options=ScorerOptions(
+            protocol=protocol,
             device=device,
             batch_tokens=batch_tokens,
             max_length=max_length,
@@ -257,10 +267,7 @@ def run_command(
                        detail=f"{p.steps} steps, {p.invalid} invalid, {p.truncated_steps} truncated steps")
 
         bench, predictions_path = run_prm(request, progress=show)
-    predictions = load_predictions(predictions_path, bench)
-    if threshold is None:
-        threshold = default_threshold(reward_differences)
-    result = score_predictions(bench, predictions, ScoringOptions(threshold=threshold), name=f"{scorer}")
+    result = score_run(out, bench, threshold=threshold, redundancy_threshold=threshold_redundancy)
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
     else:
@@ -269,14 +276,32 @@ def run_command(
 
 
 @prm_group.command("scorers")
-def scorers_command() -> None:
-    """List the PRM scorers with the model ids they expect and their input formats."""
+@click.option("--json", "as_json", is_flag=True,
+              help="Print every scorer's models and, per protocol, its defaults with their sources.")
+def scorers_command(as_json: bool) -> None:
+    """List the PRM scorers: model ids, and per protocol the input, reads and defaults."""
+    if as_json:
+        listing = {"scorers": [info.to_json() for info in SCORERS.values()]}
+        sys.stdout.write(json.dumps(listing, ensure_ascii=False) + "\n")
+        return
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title="PRM scorers", title_justify="left", show_lines=True)
-    for header in ("scorer", "models", "format", "extra"):
+    for header in ("scorer", "models", "protocol", "format", "threshold", "redundancy", "cut", "dtype"):
         table.add_column(header)
     for info in SCORERS.values():
-        table.add_row(info.name, "\n".join(info.models), info.description, info.extra)
+        for row, (protocol, defaults) in enumerate(info.to_json()["protocols"].items()):
+            table.add_row(
+                info.name if row == 0 else "",
+                "\n".join(info.models) if row == 0 else "",
+                protocol,
+                defaults["format"],
+                f"{defaults['threshold']:g}",
+                "–" if defaults["redundancy_threshold"] is None else f"{defaults['redundancy_threshold']:g}",
+                "context" if defaults["truncation"] is None else str(defaults["truncation"]),
+                defaults["dtype"] or "–",
+            )
     Console().print(table)
+    Console().print("Sources of every default: surestep prm scorers --json, or docs/prm-scorers.md.",
+                    highlight=False)

@@ -50,13 +50,6 @@ CORRECT_CODE = NUM_CATEGORIES
 """Category code of the synthetic ``correct_*`` instances, after the nine real categories."""
 MAX_ERROR_POSITION = 16
 BASELINES = ("all_correct", "random", "oracle")
-REWARD_DIFFERENCE_THRESHOLD = -0.05
-"""PRMBench's decision on differences of consecutive rewards (Skywork-style value heads)."""
-
-
-def default_threshold(reward_differences: bool) -> float:
-    """The published decision threshold: 0.5 on step scores, −0.05 on reward differences."""
-    return REWARD_DIFFERENCE_THRESHOLD if reward_differences else 0.5
 _CATEGORY_CODE = {key: code for code, key in enumerate((*CATEGORY_KEYS, CORRECT))}
 _F1_ONLY = np.array([key in F1_ONLY_CATEGORIES for key in (*CATEGORY_KEYS, CORRECT)])
 
@@ -97,40 +90,67 @@ class StepTable:
         return self.category[self.step_instance]
 
 
-def _labels(prediction: StepPrediction, category: str, options: ScoringOptions) -> tuple[list[bool], bool]:
-    """The labels the confusion matrix uses (True = judged correct) and whether redundancy set them."""
-    if category in REDUNDANCY_CATEGORIES:
-        redundant = prediction.redundancy_labels
-        if redundant is None and prediction.redundancy_scores is not None:
-            redundant = tuple(r > options.redundancy_threshold for r in prediction.redundancy_scores)
-        if redundant is not None:
-            return [not r for r in redundant], True
-    if prediction.step_labels is not None:
-        return list(prediction.step_labels), False
-    return [s > options.threshold for s in prediction.step_scores], False
+@dataclass(frozen=True)
+class _Judged:
+    """One instance's counted positions: labels (True = judged correct), the scores behind them."""
+
+    labels: list[bool]
+    scores: list[float]
+    """Validity score per counted position (NaN where the validity list is shorter)."""
+    redundancy: list[float]
+    """Redundancy score per counted position (NaN where there is none)."""
+    by_redundancy: bool
+
+
+def _padded(values: Sequence[float], length: int) -> list[float]:
+    return list(values[:length]) + [math.nan] * (length - min(len(values), length))
+
+
+def _judge(prediction: StepPrediction, category: str, options: ScoringOptions) -> _Judged:
+    """The labels the confusion matrix uses, as the reference evaluator makes them.
+
+    On NR/NCL, redundancy judgements (when present) replace validity entirely and set how many
+    positions count; elsewhere the validity list does. Reads past the last step count as
+    further steps, judged by threshold.
+    """
+    validity = (*prediction.step_scores, *prediction.extra_scores)
+    redundancy = None
+    if prediction.redundancy_scores is not None:
+        redundancy = (*prediction.redundancy_scores, *prediction.extra_redundancy_scores)
+    if category in REDUNDANCY_CATEGORIES and prediction.redundancy_length is not None:
+        if prediction.redundancy_labels is not None:
+            redundant = [*prediction.redundancy_labels,
+                         *(r > options.redundancy_threshold for r in prediction.extra_redundancy_scores)]
+        else:
+            redundant = [r > options.redundancy_threshold for r in redundancy or ()]
+        labels, by_redundancy = [not r for r in redundant], True
+    elif prediction.step_labels is not None:
+        labels = [*prediction.step_labels, *(s > options.threshold for s in prediction.extra_scores)]
+        by_redundancy = False
+    else:
+        labels, by_redundancy = [s > options.threshold for s in validity], False
+    n = len(labels)
+    return _Judged(labels, _padded(validity, n), _padded(redundancy or (), n), by_redundancy)
 
 
 def build_table(pairs: Sequence[tuple[PRMInstance, StepPrediction]], options: ScoringOptions) -> StepTable:
-    """Lay out the counted steps: positions beyond a prediction's last score are not counted."""
-    lengths = np.array([len(p.step_scores) for _, p in pairs], dtype=np.int64)
+    """Lay out the counted positions: a prediction's scored steps, and its reads past the last step.
+
+    Positions beyond what a prediction judged are not counted; a position is erroneous when
+    ``error_steps`` lists it, past the last step too (as the reference evaluator walks labels).
+    """
+    judged = [_judge(prediction, instance.category, options) for instance, prediction in pairs]
+    lengths = np.array([len(j.labels) for j in judged], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     total = int(lengths.sum())
-    labels: list[bool] = []
-    scores: list[float] = []
-    redundancy = np.full(total, np.nan)
     by_redundancy = np.zeros(total, dtype=bool)
     gold_ok = np.ones(total, dtype=bool)
-    for (instance, prediction), start, length in zip(pairs, starts, lengths):
-        made, judged_on_redundancy = _labels(prediction, instance.category, options)
-        labels.extend(made)
-        scores.extend(prediction.step_scores)
-        if prediction.redundancy_scores is not None:
-            redundancy[start : start + length] = prediction.redundancy_scores
-        if judged_on_redundancy:
+    for (instance, _), j, start, length in zip(pairs, judged, starts, lengths):
+        if j.by_redundancy:
             by_redundancy[start : start + length] = True
-        for position in instance.error_positions:
-            if position < length:
-                gold_ok[start + position] = False
+        for step in instance.error_steps:
+            if step - 1 < length:
+                gold_ok[start + step - 1] = False
     step_instance = np.repeat(np.arange(len(pairs), dtype=np.int64), lengths)
     return StepTable(
         instances=tuple(instance for instance, _ in pairs),
@@ -140,10 +160,10 @@ def build_table(pairs: Sequence[tuple[PRMInstance, StepPrediction]], options: Sc
         step_instance=step_instance,
         position=np.arange(total, dtype=np.int64) - starts[step_instance],
         gold_ok=gold_ok,
-        label=np.array(labels, dtype=bool),
-        score=np.array(scores, dtype=np.float64),
+        label=np.array([b for j in judged for b in j.labels], dtype=bool),
+        score=np.array([x for j in judged for x in j.scores], dtype=np.float64),
         by_redundancy=by_redundancy,
-        redundancy_score=redundancy,
+        redundancy_score=np.array([x for j in judged for x in j.redundancy], dtype=np.float64),
     )
 
 
@@ -212,13 +232,14 @@ def _aurocs(table: StepTable) -> dict[str, FloatArray]:
     step_category = table.step_category
     validity = np.full(NUM_CATEGORIES + 1, np.nan)
     redundancy = np.full(NUM_CATEGORIES + 1, np.nan)
+    scored = ~np.isnan(table.score)
     for code in range(NUM_CATEGORIES):
-        mask = step_category == code
+        mask = (step_category == code) & scored
         validity[code] = auroc(table.score[mask], table.gold_ok[mask])
         if CATEGORY_KEYS[code] in REDUNDANCY_CATEGORIES:
-            present = mask & ~np.isnan(table.redundancy_score)
+            present = (step_category == code) & ~np.isnan(table.redundancy_score)
             redundancy[code] = auroc(-table.redundancy_score[present], table.gold_ok[present])
-    real = step_category < CORRECT_CODE
+    real = (step_category < CORRECT_CODE) & scored
     validity[CORRECT_CODE] = auroc(table.score[real], table.gold_ok[real])
     return {"auroc": validity, "redundancy_auroc": redundancy}
 
@@ -537,6 +558,9 @@ class PRMBenchScore:
     tuning: Mapping[str, Any] | None
     baselines: Mapping[str, TableSummary]
     data_issues: Mapping[str, Any]
+    protocol: Mapping[str, Any] | None = None
+    """For a ``prm run``: its protocol, the defaults it implies and whether the table is comparable
+    with PRMBench's published one (``prm.protocol.comparability``)."""
 
     def to_json(self) -> dict[str, Any]:
         """One JSON-ready object: fractions in [0, 1], null for what is undefined."""
@@ -568,6 +592,7 @@ class PRMBenchScore:
                     for name, s in self.baselines.items()
                 },
                 "data_issues": dict(self.data_issues),
+                **({} if self.protocol is None else {"protocol": dict(self.protocol)}),
             }
         )
         return cleaned
@@ -597,9 +622,17 @@ def _listed(ids: Sequence[str], limit: int = 10) -> str:
 
 
 def score_predictions(
-    bench: PRMBench, predictions: PredictionSet, options: ScoringOptions, *, name: str | None = None
+    bench: PRMBench,
+    predictions: PredictionSet,
+    options: ScoringOptions,
+    *,
+    name: str | None = None,
+    protocol: Mapping[str, Any] | None = None,
 ) -> PRMBenchScore:
-    """Score a predictions file against the benchmark, with baselines on the same instances."""
+    """Score a predictions file against the benchmark, with baselines on the same instances.
+
+    ``protocol`` (a ``prm run``'s protocol, defaults and comparability) is carried into the result.
+    """
     missing = [i.id for i in bench.instances if i.id not in predictions.by_id]
     if missing and not options.allow_missing:
         raise InputError(
@@ -627,7 +660,9 @@ def score_predictions(
         for kind in BASELINES:
             baseline_table = build_table(baseline_predictions(evaluated, kind, seed=options.seed), options)
             baselines[kind] = summarize_table(baseline_table, options, resamples=0)
-    short = [(p.id, len(i.steps) - len(p.step_scores)) for i, p in pairs if len(p.step_scores) < len(i.steps)]
+    counted = [(i, p, int(n)) for (i, p), n in zip(pairs, table.lengths)]
+    short = [(p.id, len(i.steps) - n) for i, p, n in counted if n < len(i.steps)]
+    past_end = [(p.id, n - len(i.steps)) for i, p, n in counted if n > len(i.steps)]
     issues = {
         **bench.data_issues(),
         "missing_predictions": {"count": len(missing), "ids": missing},
@@ -640,6 +675,11 @@ def score_predictions(
             "unscored_steps": sum(n for _, n in short),
             "ids": [pid for pid, _ in short],
         },
+        "reads_past_end": {
+            "count": len(past_end),
+            "counted_positions": sum(n for _, n in past_end),
+            "ids": [pid for pid, _ in past_end],
+        },
     }
     return PRMBenchScore(
         name=name or Path(predictions.path).stem,
@@ -650,4 +690,5 @@ def score_predictions(
         tuning=tuning,
         baselines=baselines,
         data_issues=issues,
+        protocol=protocol,
     )

@@ -134,7 +134,7 @@ def compare_prm_runs(
 ) -> Comparison:
     """B − A of PRMScore (Overall, groups, categories) over the instances both runs scored validly.
 
-    Each run is labelled at its own default threshold (0.5, or −0.05 on reward differences).
+    Each run is labelled at the thresholds its own protocol implies (``prm.protocol.run_thresholds``).
     An instance whose text differs between the two runs' data is an error, not a pairing.
     """
     name_a, name_b = names or (a.directory.name, b.directory.name)
@@ -151,7 +151,10 @@ def compare_prm_runs(
         raise SurestepError(f"{name_a} and {name_b} share no validly scored instance of the nine categories")
     tables = [
         build_table(
-            [(i, run.predictions.by_id[i.id]) for i in valid], ScoringOptions(threshold=run.default_threshold)
+            [(i, run.predictions.by_id[i.id]) for i in valid],
+            ScoringOptions(
+                threshold=run.default_threshold, redundancy_threshold=run.default_redundancy_threshold
+            ),
         )
         for run in (a, b)
     ]

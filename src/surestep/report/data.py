@@ -21,7 +21,8 @@ from surestep.metrics import StabilityProtocol, g_pass_at_k, mg_pass_at_k, pass_
 from surestep.metrics.dataset import GREEDY_KEY, drop_key, g_pass_key, mg_pass_key, pass_key
 from surestep.prm.data import CATEGORIES, PRMBench, load_prmbench
 from surestep.prm.predictions import PredictionSet, load_predictions
-from surestep.prm.scoring import PRMBenchScore, ScoringOptions, default_threshold, score_predictions
+from surestep.prm.protocol import protocol_summary, run_thresholds
+from surestep.prm.scoring import PRMBenchScore, ScoringOptions, score_predictions
 from surestep.runs.audit import AuditSummary, audit_summary
 from surestep.runs.pipeline import SAMPLE, scored_draws
 from surestep.runs.prm_run import MANIFEST as PRM_MANIFEST
@@ -322,8 +323,13 @@ class PRMRun:
 
     @property
     def default_threshold(self) -> float:
-        """PRMBench's decision for this scorer (see ``prm.scoring.default_threshold``)."""
-        return default_threshold(bool(self.manifest.get("reward_differences")))
+        """The validity threshold the run's protocol implies (``prm.protocol.run_thresholds``)."""
+        return run_thresholds(self.manifest)[0]
+
+    @property
+    def default_redundancy_threshold(self) -> float:
+        """The redundancy threshold the run's protocol implies (``prm.protocol.run_thresholds``)."""
+        return run_thresholds(self.manifest)[1]
 
 
 def read_prm_run(directory: Path) -> PRMRun:
@@ -342,8 +348,12 @@ def load_prm_run(directory: Path, *, threshold: float | None = None, resamples: 
     run = read_prm_run(directory)
     manifest, bench, predictions = run.manifest, run.bench, run.predictions
     threshold = run.default_threshold if threshold is None else threshold
-    options = ScoringOptions(threshold=threshold, resamples=resamples, allow_missing=True)
-    score = score_predictions(bench, predictions, options, name=directory.name)
+    options = ScoringOptions(threshold=threshold, redundancy_threshold=run.default_redundancy_threshold,
+                             resamples=resamples, allow_missing=True)
+    summary = protocol_summary(
+        manifest, threshold=threshold, redundancy_threshold=options.redundancy_threshold
+    )
+    score = score_predictions(bench, predictions, options, name=directory.name, protocol=summary)
     instances = []
     for instance in bench.instances:
         prediction = predictions.by_id.get(instance.id)

@@ -21,6 +21,7 @@ from surestep import __version__
 from surestep.metrics.bootstrap import Interval
 from surestep.metrics.dataset import g_pass_key, mg_pass_key
 from surestep.prm.data import CATEGORIES, GROUPS
+from surestep.prm.protocol import describe_protocol
 from surestep.report.data import PRMView, StabilityView, headline_columns
 from surestep.report.labels import label, pct
 from surestep.report.packing import CHUNK_BYTES, Chunk, pack_chunks
@@ -218,10 +219,13 @@ def prm_table(runs: Sequence[PRMView]) -> str:
             f"{group_cells}{cells}</tr>"
         )
 
+    protocols = []
     for run in runs:
         summary = run.score.summary
         cats = {k: r["prmscore"] for k, r in summary.rows.items() if k != "overall"}
         rows.append(row(run.name, summary.rows["overall"]["prmscore"], dict(summary.groups), cats))
+        if run.score.protocol is not None:
+            protocols.append(f"<li>{escape(run.name)}: {escape(describe_protocol(run.score.protocol))}</li>")
     for name, base in runs[0].score.baselines.items():
         cats = {k: r["prmscore"] for k, r in base.rows.items() if k != "overall"}
         rows.append(
@@ -232,6 +236,7 @@ def prm_table(runs: Sequence[PRMView]) -> str:
         f"<tbody>{''.join(rows)}</tbody></table>"
         '<p class="note">PRMScore (percent) as PRMBench publishes it: per category, the three groups '
         "(Simplicity, Soundness, Sensitivity) and Overall; baselines are scored on the first run's instances.</p>"
+        + (f'<ul class="note">{"".join(protocols)}</ul>' if protocols else "")
     )
 
 

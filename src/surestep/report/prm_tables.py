@@ -11,6 +11,7 @@ from rich.table import Table
 
 from surestep.metrics.bootstrap import Interval
 from surestep.prm.data import CATEGORIES, GROUPS
+from surestep.prm.protocol import describe_protocol
 from surestep.prm.scoring import PRMBenchScore, TableSummary
 from surestep.report.tables import percent
 
@@ -53,7 +54,10 @@ def _paper_row(summary: TableSummary) -> list[str]:
 
 def paper_table(score: PRMBenchScore) -> Table:
     """PRMScore per category, group means and Overall, with the baselines beneath."""
-    table = Table(title="PRMBench PRMScore (percent)", title_justify="left")
+    title = "PRMBench PRMScore (percent)"
+    if score.protocol is not None and not score.protocol.get("comparable_with_prmbench"):
+        title += f" — protocol {score.protocol.get('protocol')}: not comparable with the paper's table"
+    table = Table(title=title, title_justify="left")
     table.add_column("model", no_wrap=True)
     for _, header in paper_columns():
         table.add_column(header, justify="right")
@@ -122,6 +126,12 @@ def _notes(score: PRMBenchScore) -> list[str]:
     ):
         if issues[key]["count"]:
             notes.append(f"{issues[key]['count']} {text}")
+    past_end = issues.get("reads_past_end") or {"count": 0}
+    if past_end["count"]:
+        notes.append(
+            f"{past_end['count']} predictions carry reads past their last step, counted as further steps "
+            f"as PRMBench's evaluator counts them ({past_end['counted_positions']} positions)"
+        )
     short = issues["short_predictions"]
     if short["count"]:
         notes.append(
@@ -144,6 +154,8 @@ def print_wide(console: Console, table: Table) -> None:
 def print_prmbench(score: PRMBenchScore, console: Console) -> None:
     """The paper's table, the per-category detail, error positions and notes."""
     print_wide(console, paper_table(score))
+    if score.protocol is not None:
+        console.print(describe_protocol(score.protocol), highlight=False)
     print_wide(console, detail_table(score))
     print_wide(console, error_position_table(list(score.summary.error_positions)))
     for note in _notes(score):

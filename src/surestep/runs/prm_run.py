@@ -1,6 +1,7 @@
 """``surestep prm run``: score PRMBench with a PRM, chunk by chunk, into a resumable run directory.
 
-The directory holds ``manifest.json`` (scorer, model, data: what must not change on resume),
+The directory holds ``manifest.json`` (scorer, model, data, protocol: what must not change on
+resume; and every default the protocol implies, with its source),
 ``predictions.sqlite`` (one row per finished instance, committed chunk by chunk, WAL) and, at
 the end, ``predictions.jsonl`` in the format ``surestep prm score`` reads. A finished instance
 is never scored again.
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from surestep import __version__
 from surestep.errors import SurestepError
@@ -23,11 +24,14 @@ from surestep.prm.scorers.registry import ScorerOptions, build_scorer
 from surestep.runs.grading_job import write_jsonl_atomic
 from surestep.runs.store import changed_fields_error, connect_wal, write_json_atomic
 
+if TYPE_CHECKING:
+    from surestep.prm.scoring import PRMBenchScore
+
 MANIFEST = "manifest.json"
 DATABASE = "predictions.sqlite"
 PREDICTIONS = "predictions.jsonl"
 IDENTITY_FIELDS = (
-    "kind", "scorer", "model", "data",
+    "kind", "scorer", "model", "data", "protocol",
     "tokenizer", "max_length", "reward_differences",  # transformers families
     "few_shot", "max_tokens",  # critic
 )
@@ -138,7 +142,9 @@ def run_prm(
         "model": request.model,
         "data": request.data,
         "limit": request.limit,
+        "records": bench.records,
         **request.options.identity(request.scorer),
+        "defaults": request.options.defaults(request.scorer),
         "surestep_version": __version__,
     }
     _reconcile(request.out, manifest)
@@ -172,3 +178,36 @@ def run_prm(
     finally:
         store.close()
     return bench, path
+
+
+def score_run(
+    directory: Path,
+    bench: PRMBench,
+    *,
+    threshold: float | None = None,
+    redundancy_threshold: float | None = None,
+    name: str | None = None,
+) -> PRMBenchScore:
+    """The PRMBench table of a finished run, at its protocol's thresholds unless others are given.
+
+    The result carries the protocol, every default it implied and whether the table may be set
+    beside PRMBench's published one (a changed threshold, cut or data makes it not comparable).
+    """
+    from surestep.prm.predictions import load_predictions
+    from surestep.prm.protocol import protocol_summary, run_thresholds
+    from surestep.prm.scoring import ScoringOptions, score_predictions
+
+    manifest = read_manifest(directory)
+    if manifest is None:
+        raise SurestepError(f"{directory}: no {MANIFEST} (not a surestep prm run directory)")
+    default_validity, default_redundancy = run_thresholds(manifest)
+    options = ScoringOptions(
+        threshold=default_validity if threshold is None else threshold,
+        redundancy_threshold=default_redundancy if redundancy_threshold is None else redundancy_threshold,
+    )
+    summary = protocol_summary(
+        manifest, threshold=options.threshold, redundancy_threshold=options.redundancy_threshold
+    )
+    predictions = load_predictions(directory / PREDICTIONS, bench)
+    return score_predictions(bench, predictions, options, name=name or str(manifest.get("scorer")),
+                             protocol=summary)

@@ -21,8 +21,10 @@ class StepScores:
     """A scorer's verdict on one instance, in the predictions format of ``surestep prm score``.
 
     ``step_scores`` may be shorter than the solution when the input was cut at the model's
-    context; ``truncated_steps`` says how many steps went unscored. ``valid=False`` with an
-    ``error`` marks an instance the scorer could not judge.
+    context; ``truncated_steps`` says how many steps went unscored. ``extra_scores`` (and
+    ``extra_redundancy_scores``) are reads past the last step, which some PRMBench wrappers
+    make and PRMBench's evaluator counts as further steps. ``valid=False`` with an ``error``
+    marks an instance the scorer could not judge.
     """
 
     id: str
@@ -31,6 +33,8 @@ class StepScores:
     truncated_steps: int = 0
     valid: bool = True
     error: str | None = None
+    extra_scores: tuple[float, ...] = ()
+    extra_redundancy_scores: tuple[float, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {"id": self.id}
@@ -39,6 +43,10 @@ class StepScores:
         row["step_scores"] = list(self.step_scores)
         if self.redundancy_scores is not None:
             row["redundancy_scores"] = list(self.redundancy_scores)
+        if self.extra_scores:
+            row["extra_scores"] = list(self.extra_scores)
+        if self.extra_redundancy_scores:
+            row["extra_redundancy_scores"] = list(self.extra_redundancy_scores)
         row["truncated_steps"] = self.truncated_steps
         return row
 

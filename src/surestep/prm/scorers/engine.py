@@ -1,21 +1,26 @@
 """The engine every transformers PRM family runs on.
 
-Every family builds token ids and one read position per step; the engine sorts
-instances into length buckets under a ``batch_tokens`` budget, right-pads (causal attention
-keeps real tokens blind to the padding, so a batch scores exactly as its items alone), runs
-one forward pass per batch, and gathers the outputs at the read positions. Inputs longer than
-the context are cut; steps whose read position falls past the cut are counted per instance as
-``truncated_steps``. torch and transformers are imported when a scorer is built.
+Every family builds token ids and the positions its outputs are read at, under a protocol
+(``surestep.prm.protocol``: ``prmbench`` reproduces PRMBench's wrappers, ``card`` follows the
+model card), which also fixes the dtype and where inputs are cut. The engine sorts instances
+into length buckets under a ``batch_tokens`` budget, right-pads (causal attention keeps real
+tokens blind to the padding, so a batch scores exactly as its items alone), runs one forward
+pass per batch, and gathers the outputs at the read positions. Reads whose position falls past
+the cut are dropped and counted per instance as ``truncated_steps``. Reads beyond the
+solution's last step (PRMBench's wrappers make some) are kept as ``extra_scores``, which
+PRMBench's evaluator counts as further steps. torch and transformers are imported when a scorer
+is built.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from surestep.errors import SurestepError
+from surestep.prm.protocol import DEFAULT_PROTOCOL, PRMBENCH, ProtocolDefaults, protocol_defaults
 from surestep.prm.scorers.base import SolutionToScore, StepScores, length_buckets
 
 if TYPE_CHECKING:
@@ -35,11 +40,21 @@ def _version(text: str) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Encoded:
-    """Token ids of one instance and, per step, the position whose output scores it."""
+    """Token ids of one instance and, in order, the positions whose outputs score it.
+
+    ``keep_until`` (one per read, default the read itself) is the last position a read needs
+    to survive the cut: PRMBench finds some reads by a token pattern that must fit whole.
+    """
 
     input_ids: list[int]
     read_positions: list[int]
     error: str | None = None
+    keep_until: list[int] | None = None
+
+    def kept_reads(self, length: int) -> int:
+        """How many reads survive when the input is cut to ``length`` tokens (reads are in order)."""
+        needs = self.read_positions if self.keep_until is None else self.keep_until
+        return sum(1 for need in needs if need < length)
 
 
 class TransformersScorer:
@@ -47,13 +62,15 @@ class TransformersScorer:
 
     name: ClassVar[str] = ""
     models: ClassVar[tuple[str, ...]] = ()
-    description: ClassVar[str] = ""
+    formats: ClassVar[Mapping[str, str]] = {}
+    """Per protocol, the input a family builds and where it reads, in words."""
     default_tokenizer: ClassVar[str | None] = None  # where the tokenizer lives when the checkpoint has none
 
     def __init__(
         self,
         model: str,
         *,
+        protocol: str = DEFAULT_PROTOCOL,
         device: str = "cpu",
         batch_tokens: int = 16384,
         max_length: int | None = None,
@@ -69,10 +86,12 @@ class TransformersScorer:
             ) from None
         self._torch = torch
         self._transformers = transformers
+        self.protocol = protocol
+        self.defaults = self.protocol_defaults()
         self.device = device
         self.batch_tokens = batch_tokens
         self.trust_remote_code = trust_remote_code
-        self.dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        self.dtype = _torch_dtype(torch, self.defaults, device)
         # transformers renamed torch_dtype to dtype in 4.56
         dtype_name = "dtype" if _version(transformers.__version__) >= (4, 56) else "torch_dtype"
         self.dtype_kwargs = {dtype_name: self.dtype}
@@ -82,8 +101,18 @@ class TransformersScorer:
         except (OSError, ValueError) as exc:
             raise SurestepError(f"cannot load {self.name} model {model!r}: {exc}") from None
         context = getattr(self.model.config, "max_position_embeddings", None)
-        self.max_length = min(x for x in (max_length, context, 1 << 20) if x)
+        cut = max_length or self.defaults.truncation.value
+        self.max_length = min(x for x in (cut if isinstance(cut, int) else None, context, 1 << 20) if x)
         self.setup()
+
+    def protocol_defaults(self) -> ProtocolDefaults:
+        """What the protocol implies for this family (dtype, cut, thresholds)."""
+        return protocol_defaults(self.name, self.protocol)
+
+    @property
+    def prmbench(self) -> bool:
+        """Whether inputs and reads reproduce PRMBench's wrapper for this family."""
+        return self.protocol == PRMBENCH
 
     def _load_tokenizer(self, source: str, *, fallback: bool) -> Any:
         try:
@@ -95,7 +124,7 @@ class TransformersScorer:
 
     # --- what a family defines -------------------------------------------------------------
     def load_model(self, path: str) -> Any:
-        return self._transformers.AutoModelForCausalLM.from_pretrained(path, **self.dtype_kwargs)
+        return self.from_pretrained(self._transformers.AutoModelForCausalLM, path, f"{self.name} causal LM")
 
     def setup(self) -> None:
         """Look up the token ids the family needs (after the tokenizer is loaded)."""
@@ -104,16 +133,45 @@ class TransformersScorer:
         raise NotImplementedError
 
     def read_scores(self, outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(positions, D) outputs at the read positions -> validity (and redundancy) scores."""
+        """(positions, D) outputs at the read positions -> validity (and redundancy) scores.
+
+        Under ``card`` the outputs arrive in float32; under ``prmbench`` in the model's own dtype,
+        so that a family can do its arithmetic where PRMBench's wrapper does it.
+        """
         raise NotImplementedError
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.model(input_ids=input_ids, attention_mask=attention_mask)
         return out if isinstance(out, self._torch.Tensor) else out.logits
 
-    def finish(self, scores: tuple[float, ...]) -> tuple[float, ...]:
-        """Turn one instance's read scores into its step scores (the identity unless a family says)."""
-        return scores
+    def finish(self, scores: tuple[float, ...], steps: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """One instance's read scores -> (its step scores, the reads past its last step).
+
+        Reads are assigned to steps in order, as PRMBench's evaluator assigns its labels.
+        """
+        return scores[:steps], scores[steps:]
+
+    def from_pretrained(self, cls: Any, path: str, what: str, **kwargs: Any) -> Any:
+        """``cls.from_pretrained`` that refuses a checkpoint lacking weights the model needs.
+
+        transformers only warns and initialises missing weights at random (a ReasonEval
+        ``score_head`` or a Skywork ``v_head`` among them); that would score with noise.
+        """
+        model, info = cls.from_pretrained(path, output_loading_info=True, **self.dtype_kwargs, **kwargs)
+        missing = sorted(info.get("missing_keys") or ())
+        mismatched = sorted(str(entry[0] if isinstance(entry, tuple) else entry)
+                            for entry in info.get("mismatched_keys") or ())
+        if missing or mismatched:
+            parts = []
+            if missing:
+                parts.append(f"missing {', '.join(missing)}")
+            if mismatched:
+                parts.append(f"of the wrong shape {', '.join(mismatched)}")
+            raise SurestepError(
+                f"{path} is not a {what} checkpoint: weights {'; '.join(parts)} "
+                "(transformers would initialise them at random)"
+            )
+        return model
 
     # --- shared helpers --------------------------------------------------------------------
     def token_id(self, text: str) -> int:
@@ -170,23 +228,31 @@ class TransformersScorer:
                     seq = encoded[index].input_ids[: self.max_length]
                     ids[row, : len(seq)] = torch.tensor(seq)
                     mask[row, : len(seq)] = 1
-                    kept = [p for p in encoded[index].read_positions if p < len(seq)]
+                    kept = encoded[index].read_positions[: encoded[index].kept_reads(len(seq))]
                     rows += [row] * len(kept)
                     cols += kept
                     kept_counts.append(len(kept))
                 outputs = self.forward(ids.to(self.device), mask.to(self.device))
-                picked = outputs[torch.tensor(rows), torch.tensor(cols)].float()
-                validity, redundancy = self.read_scores(picked)
+                picked = outputs[torch.tensor(rows), torch.tensor(cols)]
+                validity, redundancy = self.read_scores(picked if self.prmbench else picked.float())
                 validity_list = validity.cpu().tolist()
                 redundancy_list = None if redundancy is None else redundancy.cpu().tolist()
                 start = 0
                 for index, n in zip(members, kept_counts):
                     steps = len(items[index].steps)
+                    step_scores, extra = self.finish(tuple(validity_list[start : start + n]), steps)
+                    step_redundancy, extra_redundancy = (
+                        (None, ()) if redundancy_list is None
+                        else (tuple(redundancy_list[start : start + n][:steps]),
+                              tuple(redundancy_list[start : start + n][steps:]))
+                    )
                     results[index] = StepScores(
                         items[index].id,
-                        self.finish(tuple(validity_list[start : start + n])),
-                        None if redundancy_list is None else tuple(redundancy_list[start : start + n]),
-                        truncated_steps=steps - n,
+                        step_scores,
+                        step_redundancy,
+                        truncated_steps=steps - len(step_scores),
+                        extra_scores=extra,
+                        extra_redundancy_scores=extra_redundancy,
                     )
                     start += n
         return [r for r in results if r is not None]
@@ -220,6 +286,12 @@ class LabelTokenScorer(HiddenStateScorer):
         return logits.softmax(dim=-1)[:, 0], None
 
 
+def _torch_dtype(torch: Any, defaults: ProtocolDefaults, device: str) -> Any:
+    """The protocol's dtype; ``auto`` is bfloat16 on a GPU and float32 on the CPU."""
+    name = defaults.dtype.value
+    if name == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[str(name)]
 
 
 def head_model_class(config: Any, head: str, width: int, *, bias: bool) -> Any:

@@ -1,15 +1,19 @@
-"""Scorers by name: how to build each, and the model ids it expects (for ``surestep prm scorers``).
+"""Scorers by name: how to build each, the model ids it expects and what each protocol implies.
 
-The transformers families import torch and transformers only when one is built.
+The transformers families import torch and transformers only when one is built; listing them
+(``surestep prm scorers``) imports neither.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from surestep.errors import SurestepError
+from surestep.prm.protocol import DEFAULT_PROTOCOL, PRMBENCH, PROTOCOLS, protocol_defaults, scorer_protocols
 from surestep.prm.scorers.base import PRMScorer
 from surestep.prm.scorers.critic import CriticScorer, load_few_shot
 from surestep.prm.scorers.transformers_prm import TRANSFORMERS_SCORERS
@@ -19,6 +23,7 @@ from surestep.prm.scorers.transformers_prm import TRANSFORMERS_SCORERS
 class ScorerOptions:
     """Everything a scorer may use; each family takes what applies to it."""
 
+    protocol: str = DEFAULT_PROTOCOL
     device: str = "cpu"
     batch_tokens: int = 16384
     max_length: int | None = None
@@ -34,11 +39,19 @@ class ScorerOptions:
     def identity(self, scorer: str) -> dict[str, object]:
         """The options that change a scorer's outputs (a resumed run must keep them)."""
         if scorer == CriticScorer.name:
-            return {"few_shot": _digest(self.few_shot), "max_tokens": self.max_tokens}
-        fields: dict[str, object] = {"tokenizer": self.tokenizer, "max_length": self.max_length}
+            return {
+                "protocol": self.protocol, "few_shot": _digest(self.few_shot), "max_tokens": self.max_tokens,
+            }
+        fields: dict[str, object] = {
+            "protocol": self.protocol, "tokenizer": self.tokenizer, "max_length": self.max_length,
+        }
         if scorer == "skywork-prm":
-            fields["reward_differences"] = self.reward_differences
+            fields["reward_differences"] = self.reward_differences or self.protocol == PRMBENCH
         return fields
+
+    def defaults(self, scorer: str) -> dict[str, Any]:
+        """Every default the protocol implies for ``scorer``, with its source (for the manifest)."""
+        return protocol_defaults(scorer, self.protocol, reward_differences=self.reward_differences).to_json()
 
 
 def _digest(path: Path | None) -> str | None:
@@ -52,15 +65,29 @@ def _digest(path: Path | None) -> str | None:
 
 @dataclass(frozen=True)
 class ScorerInfo:
+    """What ``surestep prm scorers`` lists for one scorer."""
+
     name: str
     models: tuple[str, ...]
-    description: str
+    formats: Mapping[str, str]
     extra: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Models, and per protocol: input and reads, thresholds, truncation, dtype, with sources."""
+        return {
+            "name": self.name,
+            "models": list(self.models),
+            "extra": self.extra,
+            "protocols": {
+                protocol: {"format": self.formats[protocol], **defaults.to_json()}
+                for protocol, defaults in scorer_protocols(self.name).items()
+            },
+        }
 
 
 SCORERS: dict[str, ScorerInfo] = {
-    **{name: ScorerInfo(name, c.models, c.description, "prm") for name, c in TRANSFORMERS_SCORERS.items()},
-    CriticScorer.name: ScorerInfo(CriticScorer.name, CriticScorer.models, CriticScorer.description, ""),
+    **{name: ScorerInfo(name, c.models, c.formats, "prm") for name, c in TRANSFORMERS_SCORERS.items()},
+    CriticScorer.name: ScorerInfo(CriticScorer.name, CriticScorer.models, CriticScorer.formats, ""),
 }
 
 
@@ -68,13 +95,21 @@ def build_scorer(name: str, model: str, options: ScorerOptions) -> PRMScorer:
     """Construct a registered scorer (this is where its optional dependencies get imported)."""
     if name not in SCORERS:
         raise SurestepError(f"unknown scorer {name!r} (known: {', '.join(sorted(SCORERS))})")
+    if options.protocol not in PROTOCOLS:
+        raise SurestepError(f"unknown protocol {options.protocol!r} (known: {', '.join(PROTOCOLS)})")
     if options.reward_differences and name != "skywork-prm":
         raise SurestepError("--reward-differences applies to the skywork-prm scorer only")
     if name == CriticScorer.name:
         if not options.base_url:
             raise SurestepError("the critic scorer needs --base-url (an OpenAI-compatible server, …/v1)")
+        if options.few_shot is not None and options.protocol == PRMBENCH:
+            raise SurestepError(
+                "--few-shot applies to the card protocol: under prmbench the critic sends its two "
+                "PRMBench-style examples, as PRMBench always does"
+            )
         return CriticScorer(
             model,
+            protocol=options.protocol,
             base_url=options.base_url,
             api_key_env=options.api_key_env,
             concurrency=options.concurrency,
@@ -86,6 +121,7 @@ def build_scorer(name: str, model: str, options: ScorerOptions) -> PRMScorer:
     family_options = {"reward_differences": True} if options.reward_differences else {}
     return TRANSFORMERS_SCORERS[name](
         model,
+        protocol=options.protocol,
         device=options.device,
         batch_tokens=options.batch_tokens,
         max_length=options.max_length,

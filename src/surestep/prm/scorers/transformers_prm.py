@@ -1,15 +1,20 @@
 """Discriminative PRM families on transformers: each one's input format and the outputs it is read at.
 
-The formats were checked against each model card and the PRMBench evaluation code; see
-``docs/prm-scorers.md`` for the source of every detail.
+Every family has two protocols (``surestep.prm.protocol``). ``card`` follows the model card.
+``prmbench`` reproduces PRMBench's wrapper for the family (``ssmisya/PRMBench`` at a1ae4ea,
+``mr_eval/models/*.py``; the comments cite file and line), quirks included: its step cleaning,
+which reads it makes (some past the last step, some one position early) and where it does its
+arithmetic. See ``docs/prm-scorers.md`` for the source of every detail.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from surestep.errors import SurestepError
+from surestep.prm.protocol import ProtocolDefaults, prmbench_strip, protocol_defaults
 from surestep.prm.scorers.base import SolutionToScore
 from surestep.prm.scorers.engine import (
     Encoded,
@@ -32,38 +37,69 @@ __all__ = [
 ]
 
 
+def _every(ids: list[int], token: int) -> list[int]:
+    """Every position of ``token``, in order (PRMBench reads ``input_ids == tag``, however many)."""
+    return [i for i, t in enumerate(ids) if t == token]
+
+
 class MathShepherd(LabelTokenScorer):
     name = "math-shepherd"
     models = ("peiyi9979/math-shepherd-mistral-7b-prm",)
-    description = (
-        "'{question} Step 1: ... ки\\nStep 2: ... ки\\n'; p('+') from the softmax over the '+'/'-' "
-        "logits at each 'ки'"
-    )
+    formats: ClassVar[Mapping[str, str]] = {
+        "card": "'{question} Step 1: {step} ки\\nStep 2: ...' (prefixes stripped, steps renumbered); "
+                "p('+') from the softmax over the '+'/'-' logits at each 'ки'",
+        "prmbench": "as card, but a step starting with 'Step'/'step' keeps its own text and the others "
+                    "keep theirs unstripped of '1.'-style prefixes; every 'ки' token is read, in order",
+    }
     step_tag = "ки"
 
     def setup(self) -> None:
-        self.tag_id = self.tokenizer.encode(self.step_tag, add_special_tokens=False)[-1]
-        labels = self.tokenizer.encode("+ -", add_special_tokens=False)
+        if self.prmbench:
+            # math_shepherd.py:34-35: encode("+ -")[1:] (the BOS dropped) and encode("ки")[-1]
+            labels = self.tokenizer.encode("+ -")[1:]
+            self.tag_id = self.tokenizer.encode(self.step_tag)[-1]
+            what = "encode('+ -')[1:]"
+        else:
+            labels = self.tokenizer.encode("+ -", add_special_tokens=False)
+            self.tag_id = self.tokenizer.encode(self.step_tag, add_special_tokens=False)[-1]
+            what = "'+ -'"
         if len(labels) != 2:
-            raise SurestepError(f"{self.name}: '+ -' should be two tokens, got {len(labels)}")
+            raise SurestepError(f"{self.name}: {what} should be two tokens ('+', '-'), got {len(labels)}")
         self.good_id, self.bad_id = labels
 
     def encode(self, item: SolutionToScore) -> Encoded:
+        if self.prmbench:
+            return self._encode_prmbench(item)
         steps = "".join(
             f"Step {i + 1}: {strip_step_prefix(s)} {self.step_tag}\n" for i, s in enumerate(item.steps)
         )
         ids = self.tokenizer.encode(f"{item.question} {steps}")
         return self.positions_of(ids, self.tag_id, len(item.steps), f"'{self.step_tag}' tags")
 
+    def _encode_prmbench(self, item: SolutionToScore) -> Encoded:
+        parts = []
+        for i, step in enumerate(item.steps):  # math_shepherd.py:48-54
+            text = step.strip()
+            if text.startswith(("Step", "step")):
+                parts.append(f"{text} {self.step_tag}\n")
+            else:
+                parts.append(f"Step {i + 1}: {text} {self.step_tag}\n")
+        ids = self.tokenizer.encode(f"{item.question} {''.join(parts)}")  # math_shepherd.py:55-56
+        return Encoded(ids, _every(ids, self.tag_id))  # math_shepherd.py:88
+
 
 class QwenPRM(TransformersScorer):
     name = "qwen-prm"
     models = ("Qwen/Qwen2.5-Math-PRM-7B", "Qwen/Qwen2.5-Math-PRM-72B")
-    description = (
-        "chat template (system, user question, assistant steps each followed by '<extra_0>'); "
-        "positive-class probability of the 2-way head at each '<extra_0>'"
-    )
+    formats: ClassVar[Mapping[str, str]] = {
+        "card": "chat template (system, user question, assistant steps each followed by '<extra_0>'); "
+                "positive-class probability of the 2-way head at each '<extra_0>'",
+        "prmbench": "as card, with PRMBench's step cleaning; every '<extra_0>' is read; the softmax "
+                    "is taken in bfloat16",
+    }
     separator = "<extra_0>"
+    # PRMBench's qwen_prm.py:55 writes "\boxed{}" in a plain string, which Python reads as a
+    # backspace followed by "oxed{}"; both protocols send the card's "\boxed{}" instead.
     system = "Please reason step by step, and put your final answer within \\boxed{}."
 
     def load_model(self, path: str) -> Any:
@@ -74,40 +110,64 @@ class QwenPRM(TransformersScorer):
                 raise SurestepError(
                     f"{path} ships its own model code (Qwen2ForProcessRewardModel): pass --trust-remote-code"
                 )
-            return transformers.AutoModel.from_pretrained(path, **self.dtype_kwargs, trust_remote_code=True)
-        return transformers.AutoModelForTokenClassification.from_pretrained(path, **self.dtype_kwargs)
+            return self.from_pretrained(transformers.AutoModel, path, "Qwen PRM", trust_remote_code=True)
+        return self.from_pretrained(transformers.AutoModelForTokenClassification, path, "Qwen PRM")
 
     def setup(self) -> None:
-        self.separator_id = self.token_id(self.separator)
+        if self.prmbench:
+            ids = self.tokenizer.encode(self.separator)  # qwen_prm.py:45 takes encode("<extra_0>")[0]
+            if len(ids) != 1:
+                raise SurestepError(
+                    f"{self.name}: PRMBench reads at encode('<extra_0>')[0], which is the separator only "
+                    f"when the tokenizer adds no special tokens; here it gives {len(ids)} tokens"
+                )
+            self.separator_id = int(ids[0])
+        else:
+            self.separator_id = self.token_id(self.separator)
 
     def encode(self, item: SolutionToScore) -> Encoded:
-        steps = "".join(strip_step_prefix(s) + self.separator for s in item.steps)
+        clean = prmbench_strip if self.prmbench else strip_step_prefix
+        steps = "".join(clean(s) + self.separator for s in item.steps)  # qwen_prm.py:56-59
         messages = [
             {"role": "system", "content": self.system},
             {"role": "user", "content": item.question},
             {"role": "assistant", "content": steps},
         ]
         text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+        if self.prmbench:
+            ids = self.tokenizer.encode(text)  # qwen_prm.py:72-75
+            return Encoded(ids, _every(ids, self.separator_id))  # qwen_prm.py:102
         ids = self.tokenizer.encode(text, add_special_tokens=False)
         return self.positions_of(ids, self.separator_id, len(item.steps), f"'{self.separator}' separators")
 
     def read_scores(self, outputs: torch.Tensor) -> tuple[torch.Tensor, None]:
+        # qwen_prm.py:131-137: softmax over the head's two labels, in the model's dtype, class 1
         return outputs[:, :2].softmax(dim=-1)[:, 1], None
 
 
 class RLHFlowPRM(LabelTokenScorer):
     name = "rlhflow-prm"
     models = ("RLHFlow/Llama3.1-8B-PRM-Mistral-Data", "RLHFlow/Llama3.1-8B-PRM-Deepseek-Data")
-    description = (
-        "chat turns: user 'question step 1', assistant '+', user 'step 2', assistant '+', ...; "
-        "p('+') from the softmax over '+'/'-' at the position that predicts each assistant reply"
-    )
+    formats: ClassVar[Mapping[str, str]] = {
+        "card": "chat turns: user 'question step 1', assistant '+', user 'step 2', assistant '+', ...; "
+                "p('+') from the softmax over '+'/'-' at the position that predicts each assistant reply",
+        "prmbench": "the same turns (PRMBench's step cleaning), read where the token pattern "
+                    "'<|start_header_id|>assistant<|end_header_id|>\\n\\n+<|eot_id|>' has its '\\n\\n'; "
+                    "p('+') over the whole vocabulary",
+    }
+    # llama3_1_8b_prm.py:29-30: [128006, 78191, 128007, 271, 10, 128009] in Llama 3's tokenizer
+    pattern_pieces = ("<|start_header_id|>", "assistant", "<|end_header_id|>", "\n\n", "+", "<|eot_id|>")
+    read_offset = 3  # llama3_1_8b_prm.py:97
 
     def setup(self) -> None:
         self.good_id = self.token_id("+")
         self.bad_id = self.token_id("-")
+        if self.prmbench:
+            self.pattern = [self.token_id(piece) for piece in self.pattern_pieces]
 
     def encode(self, item: SolutionToScore) -> Encoded:
+        if self.prmbench:
+            return self._encode_prmbench(item)
         conversation: list[dict[str, str]] = []
         positions = []
         for i, step in enumerate(item.steps):
@@ -123,6 +183,29 @@ class RLHFlowPRM(LabelTokenScorer):
             return Encoded(ids, [], "the chat template does not place each '+' right after its prompt")
         return Encoded(ids, positions)
 
+    def _encode_prmbench(self, item: SolutionToScore) -> Encoded:
+        conversation: list[dict[str, str]] = []
+        for i, step in enumerate(item.steps):  # llama3_1_8b_prm.py:57-65
+            text = prmbench_strip(step)
+            conversation.append({"role": "user", "content": f"{item.question} {text}" if i == 0 else text})
+            conversation.append({"role": "assistant", "content": "+"})
+        # llama3_1_8b_prm.py:66: the whole conversation, no generation prompt
+        ids = _ids(self.tokenizer.apply_chat_template(conversation, tokenize=True))
+        size = len(self.pattern)
+        starts = [i for i in range(len(ids) - size + 1) if ids[i : i + size] == self.pattern]  # :96
+        # a read counts only when its whole pattern survives the cut (the search runs on cut ids)
+        return Encoded(ids, [s + self.read_offset for s in starts], keep_until=[s + size - 1 for s in starts])
+
+    def read_scores(self, outputs: torch.Tensor) -> tuple[torch.Tensor, None]:
+        if not self.prmbench:
+            return super().read_scores(outputs)
+        # llama3_1_8b_prm.py:98-99: softmax over the whole vocabulary, p('+')
+        head = self.model.get_output_embeddings()
+        logits = outputs @ head.weight.T
+        if getattr(head, "bias", None) is not None:
+            logits = logits + head.bias
+        return logits.softmax(dim=-1)[:, self.good_id], None
+
 
 def _ids(encoded: Any) -> list[int]:
     """apply_chat_template(tokenize=True) returns a list, or a BatchEncoding in newer transformers."""
@@ -134,18 +217,41 @@ def _ids(encoded: Any) -> list[int]:
 class ReasonEval(TransformersScorer):
     name = "reasoneval"
     models = ("GAIR/ReasonEval-7B", "GAIR/ReasonEval-34B")
-    description = (
-        "'Question:\\n{question}\\nAnswer:\\nLet\\'s think step by step.\\n' then the steps; 3-way head "
-        "(negative, neutral, positive) at each step's last token: validity = p(neutral) + p(positive), "
-        "redundancy = p(neutral)"
-    )
+    formats: ClassVar[Mapping[str, str]] = {
+        "card": "'Question:\\n{question}\\nAnswer:\\nLet\\'s think step by step.\\n' then the steps; 3-way "
+                "head (negative, neutral, positive) at each step's last token: validity = p(neutral) + "
+                "p(positive), redundancy = p(neutral)",
+        "prmbench": "the official indexing: steps joined by the pad token, separators dropped; the 7B "
+                    "(Mistral) model gets token 1 re-inserted without shifting indices, so each step is "
+                    "read at its second-to-last token; the softmax is taken in bfloat16",
+    }
     prompt = "Question:\n{question}\nAnswer:\nLet's think step by step.\n"
 
     def load_model(self, path: str) -> Any:
         config = self._transformers.AutoConfig.from_pretrained(path)
-        return reasoneval_class(config).from_pretrained(path, **self.dtype_kwargs)
+        return self.from_pretrained(reasoneval_class(config), path, "ReasonEval (score_head)")
+
+    def setup(self) -> None:
+        if not self.prmbench:
+            return
+        kind = getattr(self.model.config, "model_type", None)
+        if kind not in ("mistral", "llama"):
+            raise SurestepError(
+                f"{self.name}: PRMBench knows a Mistral (7B) or a Llama (34B) body, not {kind!r}"
+            )
+        self.seven_b = kind == "mistral"  # reasoneval.py:31-34 and 70-76
+        self.separator = f"{self.tokenizer.pad_token}"  # reasoneval.py:51
+        self.separator_id = self.tokenizer(self.separator)["input_ids"][-1]  # reasoneval.py:60
+        if self.seven_b and self.separator_id != 1:
+            raise SurestepError(
+                f"{self.name}: PRMBench's 7B indexing (reasoneval.py:70-73) re-inserts token 1 and skips two "
+                "separators, which gives one read per step only when the pad token is the BOS (id 1); this "
+                f"tokenizer's pad token {self.separator!r} is id {self.separator_id}"
+            )
 
     def encode(self, item: SolutionToScore) -> Encoded:
+        if self.prmbench:
+            return self._encode_prmbench(item)
         ids = self.tokenizer.encode(self.prompt.format(question=item.question))
         positions = []
         for step in item.steps:
@@ -156,8 +262,30 @@ class ReasonEval(TransformersScorer):
             positions.append(len(ids) - 1)
         return Encoded(ids, positions)
 
+    def _encode_prmbench(self, item: SolutionToScore) -> Encoded:
+        steps = "".join(prmbench_strip(step) + self.separator for step in item.steps)  # reasoneval.py:52-56
+        prompt = self.prompt.format(question=item.question)
+        tokens = self.tokenizer(prompt + self.separator + steps)["input_ids"]
+        reads: list[int] = []
+        kept: list[int] = []
+        for index, token in enumerate(tokens):  # reasoneval.py:64-69
+            if token == self.separator_id:
+                reads.append(index - 1 - len(reads))
+            else:
+                kept.append(token)
+        if self.seven_b:  # reasoneval.py:70-73: token 1 in front, the indices left as they were
+            kept, reads = [1, *kept], reads[2:]
+        else:  # reasoneval.py:74-76
+            reads = reads[1:]
+        if len(reads) != len(item.steps):  # reasoneval.py:80 asserts this and would stop the run
+            return Encoded(kept, [], f"PRMBench's ReasonEval indexing finds {len(reads)} step ends for "
+                                     f"{len(item.steps)} steps")
+        return Encoded(kept, reads)
+
     def read_scores(self, outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         p = outputs[:, :3].softmax(dim=-1)
+        if self.prmbench:  # reasoneval.py:112-115: softmax in bfloat16, then sums of Python floats
+            p = p.double()
         return p[:, 1] + p[:, 2], p[:, 1]
 
 
@@ -176,24 +304,38 @@ def skywork_class(config: Any) -> Any:
 class SkyworkPRM(HiddenStateScorer):
     name = "skywork-prm"
     models = ("Skywork/Skywork-o1-Open-PRM-Qwen-2.5-1.5B", "Skywork/Skywork-o1-Open-PRM-Qwen-2.5-7B")
-    description = (
-        "'{bos}{question}\\n' then each step followed by '\\n'; sigmoid of the value head at each "
-        "step's '\\n' (--reward-differences: first reward, then differences of consecutive rewards)"
-    )
-    step_token = "\n"
+    formats: ClassVar[Mapping[str, str]] = {
+        "card": "'{bos}{question}\\n' then each step followed by '\\n'; sigmoid of the value head at each "
+                "step's '\\n' (--reward-differences: first reward, then differences of consecutive rewards)",
+        "prmbench": "'Step k: {step} ки\\n' per step, split on 'ки' as Skywork's prepare_input does, so "
+                    "N steps give N+1 rewards; scores are r1, then differences of consecutive rewards",
+    }
 
     def __init__(self, model: str, *, reward_differences: bool = False, **options: Any) -> None:
         self.reward_differences = reward_differences
         super().__init__(model, **options)
 
+    def protocol_defaults(self) -> ProtocolDefaults:
+        return protocol_defaults(self.name, self.protocol, reward_differences=self.reward_differences)
+
     def load_model(self, path: str) -> Any:
         config = self._transformers.AutoConfig.from_pretrained(path)
-        return skywork_class(config).from_pretrained(path, **self.dtype_kwargs)
+        return self.from_pretrained(skywork_class(config), path, "Skywork PRM (v_head.summary)")
 
     def setup(self) -> None:
-        self.step_token_id = self.tokenizer.encode(self.step_token, add_special_tokens=False)[-1]
+        if self.prmbench:
+            self.step_token = "ки"  # skywork_prm.py:38
+            if self.tokenizer.bos_token is None:
+                raise SurestepError(f"{self.name}: PRMBench's input starts with the tokenizer's bos_token "
+                                    "(Skywork's io_utils.py:5), and this tokenizer has none")
+            self.step_token_id = self.tokenizer.encode(self.step_token)[-1]  # io_utils.py:9
+        else:
+            self.step_token = "\n"
+            self.step_token_id = self.tokenizer.encode(self.step_token, add_special_tokens=False)[-1]
 
     def encode(self, item: SolutionToScore) -> Encoded:
+        if self.prmbench:
+            return self._encode_prmbench(item)
         bos = self.tokenizer.bos_token or ""
         ids = self.tokenizer.encode(f"{bos}{item.question}\n", add_special_tokens=False)
         positions = []
@@ -203,14 +345,30 @@ class SkyworkPRM(HiddenStateScorer):
             positions.append(len(ids) - 1)
         return Encoded(ids, positions)
 
+    def _encode_prmbench(self, item: SolutionToScore) -> Encoded:
+        response = "".join(  # skywork_prm.py:56-61
+            f"Step {i + 1}: {prmbench_strip(step).strip()} {self.step_token}\n"
+            for i, step in enumerate(item.steps)
+        )
+        # Skywork's prepare_input (io_utils.py:4-23): the prompt, then every piece of the response
+        # split on the step token, each followed by the step token's id and read there; the '\n'
+        # after the last step is a piece of its own, hence N+1 reads
+        ids = self.tokenizer.encode(self.tokenizer.bos_token + item.question + "\n")
+        positions = []
+        for piece in response.split(self.step_token):
+            ids += self.tokenizer.encode(piece) if piece else []
+            ids.append(self.step_token_id)
+            positions.append(len(ids) - 1)
+        return Encoded(ids, positions)
+
     def read_scores(self, outputs: torch.Tensor) -> tuple[torch.Tensor, None]:
         head = self.model.head
         return (outputs @ head.weight[0].float() + head.bias[0].float()).sigmoid(), None
 
-    def finish(self, scores: tuple[float, ...]) -> tuple[float, ...]:
-        if not self.reward_differences:
-            return scores
-        return scores[:1] + tuple(b - a for a, b in pairwise(scores))
+    def finish(self, scores: tuple[float, ...], steps: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        if self.prmbench or self.reward_differences:  # skywork_prm.py:104
+            scores = scores[:1] + tuple(b - a for a, b in pairwise(scores))
+        return scores[:steps], scores[steps:]
 
 
 class LlemmaPRM(HiddenStateScorer):
@@ -219,14 +377,31 @@ class LlemmaPRM(HiddenStateScorer):
         "ScalableMath/llemma-7b-prm-prm800k-level-1to3-hf",
         "ScalableMath/llemma-7b-prm-metamath-level-1to3-hf",
     )
-    description = (
-        "'# Question\\n\\n{question}\\n\\n# Solution\\n\\n' then each step followed by '\\n\\n'; "
-        "sigmoid of the mean of the vocabulary logits at the first token of each step's '\\n\\n' "
-        "(tokenizer: EleutherAI/llemma_7b)"
-    )
+    formats: ClassVar[Mapping[str, str]] = {
+        "card": "'# Question\\n\\n{question}\\n\\n# Solution\\n\\n' then each step followed by '\\n\\n'; "
+                "sigmoid of the mean of the vocabulary logits at the first token of each step's '\\n\\n' "
+                "(tokenizer: EleutherAI/llemma_7b)",
+        "prmbench": "the same text with blank lines deleted from steps; read at every '\\n\\n' from the one "
+                    "after '# Solution' on, so step k is read where step k-1 ends and N steps give N+1 reads",
+    }
     default_tokenizer = "EleutherAI/llemma_7b"
 
+    def setup(self) -> None:
+        if not self.prmbench:
+            return
+        # llemma7b_prm.py:54-55: the patterns drop their first token, SentencePiece's dummy prefix
+        self.scoring = self.tokenizer.encode("\n\n", add_special_tokens=False)[1:]
+        self.begin = self.tokenizer.encode("\n\n# Solution", add_special_tokens=False)[1:]
+        if not self.scoring or self.tokenizer.decode(self.scoring) != "\n\n":
+            raise SurestepError(
+                f"{self.name}: PRMBench finds steps by encode('\\n\\n')[1:], which assumes a SentencePiece "
+                "tokenizer with a dummy-prefix token (Llama's); in this tokenizer it is "
+                f"{self.tokenizer.convert_ids_to_tokens(self.scoring)!r}"
+            )
+
     def encode(self, item: SolutionToScore) -> Encoded:
+        if self.prmbench:
+            return self._encode_prmbench(item)
         text = f"# Question\n\n{item.question}\n\n# Solution\n\n"
         marks = []
         for step in item.steps:
@@ -235,10 +410,27 @@ class LlemmaPRM(HiddenStateScorer):
             text += "\n\n"
         return self.positions_at_chars(text, marks)
 
+    def _encode_prmbench(self, item: SolutionToScore) -> Encoded:
+        steps = "".join(f"{step.replace(chr(10) * 2, '').strip()}\n\n" for step in item.steps)  # :48-52
+        ids = self.tokenizer.encode(f"# Question\n\n{item.question}\n\n# Solution\n\n{steps}")  # :53, 58
+        eos = self.tokenizer.eos_token_id
+        begun, reads = False, []
+        for start in range(len(ids)):  # llemma7b_prm.py:60-71
+            if ids[start : start + len(self.begin)] == self.begin:
+                begun = True
+            if begun and ids[start : start + len(self.scoring)] == self.scoring:
+                reads.append(start)
+            if ids[start] == eos:
+                reads.append(start)
+                break
+        if not reads:  # llemma7b_prm.py:75 would fail on an empty list
+            return Encoded(ids, [], "PRMBench's Llemma reader finds no '\\n\\n' after '# Solution'")
+        return Encoded(ids, reads[1:])  # llemma7b_prm.py:75 drops the first (the one before '# Solution')
+
     def read_scores(self, outputs: torch.Tensor) -> tuple[torch.Tensor, None]:
         # the mean over the vocabulary of a linear layer's outputs is the layer's mean row applied once
         head = self.model.get_output_embeddings()
-        mean = outputs @ head.weight.float().mean(dim=0)
+        mean = outputs.float() @ head.weight.float().mean(dim=0)
         if getattr(head, "bias", None) is not None:
             mean = mean + head.bias.float().mean()
         return mean.sigmoid(), None
@@ -247,56 +439,74 @@ class LlemmaPRM(HiddenStateScorer):
 class MathMinos(TransformersScorer):
     name = "mathminos"
     models = ("MATH-Minos Mistral-7B PRM (KbsdJames/MATH-Minos; trained locally, no Hub checkpoint)",)
-    description = (
-        "'Human: {question}\\n\\nAssistant:' then 'Step i: {step} и\\n' per step; token-classification "
-        "head with one output, read at each 'и' as sigmoid(logit) (logit > 0 is a correct step)"
-    )
+    formats: ClassVar[Mapping[str, str]] = {
+        "card": "'Human: {question}\\n\\nAssistant:' then 'Step i: {step} и\\n' per step; "
+                "token-classification head with one output, read at each 'и' as sigmoid(logit) "
+                "(logit > 0 is a correct step)",
+        "prmbench": "the same text with PRMBench's step cleaning; every 'и' is read; the score is the raw "
+                    "logit, judged at 0",
+    }
     step_tag = "и"
 
     def load_model(self, path: str) -> Any:
-        return self._transformers.AutoModelForTokenClassification.from_pretrained(path, **self.dtype_kwargs)
+        transformers = self._transformers
+        return self.from_pretrained(transformers.AutoModelForTokenClassification, path, "MATH-Minos PRM")
 
     def setup(self) -> None:
-        self.tag_id = self.tokenizer.encode(self.step_tag, add_special_tokens=False)[-1]
+        # mathminos_mistral.py:35 takes encode("и")[-1]
+        extra = {} if self.prmbench else {"add_special_tokens": False}
+        self.tag_id = self.tokenizer.encode(self.step_tag, **extra)[-1]
 
     def encode(self, item: SolutionToScore) -> Encoded:
-        steps = "".join(
-            f"Step {i + 1}: {strip_step_prefix(s)} {self.step_tag}\n" for i, s in enumerate(item.steps)
+        clean = prmbench_strip if self.prmbench else strip_step_prefix
+        steps = "".join(  # mathminos_mistral.py:50-55
+            f"Step {i + 1}: {clean(s)} {self.step_tag}\n" for i, s in enumerate(item.steps)
         )
         ids = self.tokenizer.encode(f"Human: {item.question}\n\nAssistant:{steps}")
+        if self.prmbench:
+            return Encoded(ids, _every(ids, self.tag_id))  # mathminos_mistral.py:89
         return self.positions_of(ids, self.tag_id, len(item.steps), f"'{self.step_tag}' tags")
 
     def read_scores(self, outputs: torch.Tensor) -> tuple[torch.Tensor, None]:
+        if self.prmbench:  # mathminos_mistral.py:85,89-98: the raw logit, judged at 0
+            return outputs[:, 0], None
         return outputs[:, 0].sigmoid(), None
 
 
 class PurePRM(TransformersScorer):
     name = "pure-prm"
     models = ("jinachris/PURE-PRM-7B",)
-    description = (
-        "question tokens, then each step's tokens followed by the '\\n\\n' token; 2-way token "
-        "classification at each '\\n\\n': p(positive) = (reward + 1) / 2 for the card's "
-        "reward p(positive) - p(negative)"
-    )
+    formats: ClassVar[Mapping[str, str]] = {
+        "card": "question tokens, then each step's tokens followed by the '\\n\\n' token; 2-way token "
+                "classification at each '\\n\\n': p(positive) = (reward + 1) / 2 for the card's "
+                "reward p(positive) - p(negative)",
+        "prmbench": "the same, with the steps' raw text (no prefix stripped); the score is the reward "
+                    "p(positive) - p(negative) computed in bfloat16, judged at 0",
+    }
     separator = "\n\n"
 
     def load_model(self, path: str) -> Any:
-        return self._transformers.AutoModelForTokenClassification.from_pretrained(path, **self.dtype_kwargs)
+        transformers = self._transformers
+        return self.from_pretrained(transformers.AutoModelForTokenClassification, path, "PURE PRM")
 
     def setup(self) -> None:
-        self.separator_id = self.token_id(self.separator)
+        self.separator_id = self.token_id(self.separator)  # pure_prm.py:38-39, and its assert at :87
 
     def encode(self, item: SolutionToScore) -> Encoded:
+        clean = (lambda s: s) if self.prmbench else strip_step_prefix  # pure_prm.py:50-52: raw steps
         ids = self.tokenizer.encode(item.question, add_special_tokens=False)
         positions = []
         for step in item.steps:
-            ids += self.tokenizer.encode(strip_step_prefix(step), add_special_tokens=False)
+            ids += self.tokenizer.encode(clean(step), add_special_tokens=False)
             ids.append(self.separator_id)
             positions.append(len(ids) - 1)
         return Encoded(ids, positions)
 
     def read_scores(self, outputs: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return outputs[:, :2].softmax(dim=-1)[:, 1], None
+        p = outputs[:, :2].softmax(dim=-1)
+        if self.prmbench:  # pure_prm.py:112-117: the reward p1 - p0, in the model's dtype
+            return p[:, 1] - p[:, 0], None
+        return p[:, 1], None
 
 
 TRANSFORMERS_SCORERS: dict[str, type[TransformersScorer]] = {
