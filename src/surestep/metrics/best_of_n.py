@@ -154,8 +154,8 @@ def _credit(total: FloatArray, count: IntArray, class_ok: BoolArray) -> FloatArr
 def _add_votes(total: FloatArray, count: IntArray, weights: FloatArray, cells: IntArray) -> None:
     """Add votes to the class weights and vote counts (problems, subsets, classes + 1) in place.
 
-    ``weights`` and ``cells`` are (problems, subsets, m): the draws joining each subset, and the
-    flat index of the (problem, subset, class) each votes for (see :func:`_cells`).
+    ``weights`` and ``cells`` (any layout, the same for both) hold the draws joining the subsets
+    and the flat index of the (problem, subset, class) each votes for (see :func:`_cells`).
     """
     total += np.bincount(cells.ravel(), weights=weights.ravel(), minlength=total.size).reshape(total.shape)
     count += np.bincount(cells.ravel(), minlength=total.size).reshape(count.shape)
@@ -220,13 +220,16 @@ def weighted_vote(
             stop = min(problems, start + chunk)
             order = rng.random((stop - start, samples, n), dtype=np.float32).argsort(axis=2)
             order += (np.arange(stop - start) * n)[:, None, None]  # flat indices into the chunk
+            order = np.ascontiguousarray(order.transpose(2, 0, 1))  # position first: prefixes are contiguous
             ordered_weights = weights[start:stop].ravel()[order]
-            cells = _cells(voting[start:stop].ravel()[order], width)
+            cells = np.ascontiguousarray(
+                _cells(voting[start:stop].ravel()[order].transpose(1, 2, 0), width).transpose(2, 0, 1)
+            )
             shape = (stop - start, samples, width + 1)
             total, count = np.zeros(shape), np.zeros(shape, dtype=np.int64)
             taken = 0
             for size, j in sampled:  # growing prefixes of the same orders
-                _add_votes(total, count, ordered_weights[:, :, taken:size], cells[:, :, taken:size])
+                _add_votes(total, count, ordered_weights[taken:size], cells[taken:size])
                 taken = size
                 credit = _credit(total, count, class_ok[start:stop])
                 values[start:stop, j] = credit.mean(axis=1)
