@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from surestep.prm.data import load_prmbench
-from tests.conftest import write_jsonl
+from tests.conftest import REPO_ROOT, write_jsonl
 
 
 def test_score_prints_the_paper_table_and_the_extras(cli, small_prmbench):
@@ -98,3 +100,19 @@ def test_all_correct_predictions_on_the_full_benchmark(cli, shared_data, tmp_pat
     assert report["overall"]["prmscore"] == report["baselines"]["all_correct"]["overall"]
     assert report["overall"]["auroc"] == 0.5
     assert report["tuning"]["heldout"]["prmscore"] == report["tuning"]["heldout_at_given_labels"]["prmscore"]
+
+
+def test_scorers_listing_imports_neither_torch_nor_numpy():
+    """``prm scorers`` reads the protocol tables, which are data: no model library is loaded."""
+    probe = (
+        "import json, sys\n"
+        "from surestep.cli.main import main\n"
+        "try:\n    main(['prm', 'scorers', '--json'])\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT,
+                            timeout=300, check=True)
+    listing, _, modules = result.stdout.rstrip("\n").rpartition("\n")
+    assert json.loads(listing)["scorers"]
+    loaded = {name.split(".")[0] for name in json.loads(modules)}
+    assert not loaded & {"torch", "transformers", "numpy", "httpx", "rich"}

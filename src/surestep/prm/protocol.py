@@ -231,8 +231,10 @@ def comparability(
     """Judge a PRM run (its manifest) scored at the given thresholds against PRMBench's protocol."""
     reasons = []
     protocol = manifest.get("protocol")
-    if protocol != PRMBENCH:
-        reasons.append(f"computed under the {protocol or 'pre-protocol'} protocol, not prmbench")
+    if protocol is None:
+        reasons.append("made before protocols existed (none recorded), not under prmbench")
+    elif protocol != PRMBENCH:
+        reasons.append(f"computed under the {protocol} protocol, not prmbench")
     defaults = manifest.get("defaults") or {}
     if protocol == PRMBENCH:
         if threshold != defaults.get("threshold"):
