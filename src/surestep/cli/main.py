@@ -44,6 +44,10 @@ COMMANDS = {
         "surestep.cli.grade:grade_command",
         "Grade FILE (lines with problem_id, sample_index, response, gold) or a run directory.",
     ),
+    "merge": LazyCommand(
+        "surestep.cli.merge:merge_command",
+        "Combine the shard directories of one run (made with --shard i/N) into one run directory.",
+    ),
     "plan": LazyCommand(
         "surestep.cli.plan:plan_command",
         "Predict interval half-widths for any number of problems and draws from a pilot RUN.",

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 
 from surestep.cli.common import parse_int_list
 from surestep.cli.grading_options import grading_options
+from surestep.cli.scale_out import scale_out_options, take_placement
 from surestep.data.prompts import PRESETS
 from surestep.runs.grading_job import summary_line, write_jsonl_atomic
 from surestep.runs.jobs import (
@@ -29,6 +30,9 @@ from surestep.runs.jobs import (
 )
 from surestep.runs.pipeline import GenerationProgress
 from surestep.runs.runner import GenerateRequest, GenerateResult, export_rows, open_run
+
+if TYPE_CHECKING:
+    from surestep.runs.distributed import Placement
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -244,14 +248,33 @@ class _ProgressDisplay:
         self._progress.stop()
 
 
-def _run_generation(request: GenerateRequest, quiet: bool) -> GenerateResult:
+def _run_generation(
+    request: GenerateRequest,
+    quiet: bool,
+    placement: Placement | None = None,
+    grading: dict[str, Any] | None = None,
+) -> GenerateResult:
+    """Generate (spread out as ``placement`` says, grading alongside when given ``grading``)."""
     display = _ProgressDisplay(quiet)
+    placed = None
     try:
-        result = generate(request, on_start=display.start, on_update=display.update)
+        if placement is None or not placement.spread:
+            result = generate(request, on_start=display.start, on_update=display.update)
+        else:
+            from surestep.runs.distributed import generate_placed
+            from surestep.runs.jobs import grading_config
+
+            config = None if grading is None else grading_config(**grading)
+            placed = generate_placed(
+                request, placement, grading=config, on_start=display.start, on_update=display.update
+            )
+            result = placed.generation
     finally:
         display.stop()
     for line in generation_summary(result, request.out):
         click.echo(line, err=True)
+    if placed is not None and placed.grading is not None:
+        click.echo(f"{summary_line(placed.grading)} ({placed.graded_early:,} while generating)", err=True)
     if result.missing:
         error = IncompleteRunError(request.out, result.missing, result.progress.last_error)
         click.echo(f"error: {error}", err=True)
@@ -261,10 +284,12 @@ def _run_generation(request: GenerateRequest, quiet: bool) -> GenerateResult:
 
 @click.command("generate")
 @generation_options
+@scale_out_options
 def generate_command(quiet: bool, **options: Any) -> None:
     """Sample draws from a model into a run directory (resumes; generates only what is missing)."""
+    placement = take_placement(options, options["out"])
     request, _ = _generate_request(options)
-    _run_generation(request, quiet)
+    _run_generation(request, quiet, placement)
 
 
 def _grade_and_score(
@@ -295,8 +320,16 @@ def _finish_run(out: Path, scored: ScoreResult, ci: bool, as_json: bool) -> None
 @grading_options
 @click.option("--ci/--no-ci", default=True, show_default=True, help="Bootstrap confidence intervals.")
 @click.option("--json", "as_json", is_flag=True, help="Print the score sheet as JSON.")
+@scale_out_options
 def run_command(quiet: bool, ci: bool, as_json: bool, **options: Any) -> None:
     """Generate, grade and score: the whole job, resumable at every step."""
+    placement = take_placement(options, options["out"])
+    if placement.spread:  # a shard, or Ray replicas: graded here while generated, then scored
+        grading = _split_grading(options)
+        request, ks = _generate_request(options)
+        _run_generation(request, quiet, placement, grading)
+        _grade_and_score(request.out, grading, ks, ci, as_json)
+        return
     from surestep.api import run
 
     display = _ProgressDisplay(quiet)
@@ -349,6 +382,7 @@ def demo_command(out: Path, n: int, max_tokens: int, limit: int | None, device: 
     args += ["--prompt", "brief", "--draws-per-request", "16", "--local-batch", "4"]
     args += ["--limit", str(limit)] if limit is not None else []
     options = dict(run_command.make_context("demo", args).params)  # `surestep run` with these flags
+    take_placement(options, out)
     grading = _split_grading(options)
     request, ks = _generate_request(options)
     _run_generation(request, quiet)
