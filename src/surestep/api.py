@@ -35,8 +35,10 @@ from surestep.runs.jobs import GradeResult, ScoreResult
 from surestep.runs.results import RunResults, read_results
 
 if TYPE_CHECKING:
+    from surestep.metrics.cost import CostComparison
     from surestep.prm.scoring import PRMBenchScore
     from surestep.report.compare import Comparison
+    from surestep.report.data import StabilityView
     from surestep.runs.pipeline import GenerationProgress
     from surestep.runs.runner import GenerateResult
 
@@ -148,6 +150,8 @@ async def run_async(
     decimal_comma: bool = False,
     ci: bool = True,
     report: bool = True,
+    price_input: float | None = None,
+    price_output: float | None = None,
     progress: Callable[[GenerationProgress], None] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> CompletedRun:
@@ -155,8 +159,10 @@ async def run_async(
     ``out/results.json`` and (with ``report``) ``out/report.html``.
 
     The options are those of ``surestep run`` (``surestep run --help``); ``base_url`` takes one URL
-    or several. ``progress`` is called with the generation's counters when the plan is known and
-    after each request; ``log`` receives the one-line summaries the CLI prints on stderr. Raises
+    or several; ``price_input`` and ``price_output`` (USD per million prompt and completion tokens)
+    add the cost to results.json, which records them for later scoring. ``progress`` is called
+    with the generation's counters when the plan is known and after each request; ``log``
+    receives the one-line summaries the CLI prints on stderr. Raises
     ``surestep.runs.jobs.IncompleteRunError`` when some draws could not be generated (calling
     again retries only those).
     """
@@ -208,7 +214,16 @@ async def run_async(
         prose_fallback=prose_fallback,
         decimal_comma=decimal_comma,
     )
-    outcome = await jobs.run_async(options, grading, ci=ci, on_start=progress, on_update=progress, log=log)
+    outcome = await jobs.run_async(
+        options,
+        grading,
+        ci=ci,
+        price_input=price_input,
+        price_output=price_output,
+        on_start=progress,
+        on_update=progress,
+        log=log,
+    )
     page = None
     if report:
         from surestep.report.write import write_report
@@ -264,6 +279,8 @@ def run(
     decimal_comma: bool = False,
     ci: bool = True,
     report: bool = True,
+    price_input: float | None = None,
+    price_output: float | None = None,
     progress: Callable[[GenerationProgress], None] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> CompletedRun:
@@ -317,6 +334,8 @@ def run(
             decimal_comma=decimal_comma,
             ci=ci,
             report=report,
+            price_input=price_input,
+            price_output=price_output,
             progress=progress,
             log=log,
         )
@@ -377,6 +396,8 @@ def score(
     confidence: float = 0.95,
     by: str | None = None,
     seed: int = 0,
+    price_input: float | None = None,
+    price_output: float | None = None,
     mode: str = "rule",
     judge_url: str | None = None,
     judge_model: str | None = None,
@@ -390,9 +411,14 @@ def score(
     """``surestep score``: the stability figures of a JSONL file of draws or of a run directory.
 
     Ungraded draws are graded first (with the grading options). A run directory's figures are also
-    written to its ``results.json`` (``ScoreResult.results``).
+    written to its ``results.json`` (``ScoreResult.results``), with the cost of its draws at
+    ``price_input``/``price_output`` (USD per million tokens; default: the prices results.json
+    recorded, if any). A file of draws has no token counts, so it takes no prices.
     """
     from surestep.runs import jobs
+
+    if (price_input is not None or price_output is not None) and not Path(source).is_dir():
+        raise SurestepError("--price-input/--price-output need a run directory (a file has no token counts)")
 
     choices = jobs.ScoreChoices(
         ks=None if ks is None else tuple(ks),
@@ -403,6 +429,8 @@ def score(
         confidence=confidence,
         by=by,
         seed=seed,
+        price_input=price_input,
+        price_output=price_output,
     )
     config = jobs.grading_config(
         mode=mode,
@@ -503,8 +531,13 @@ def report(
     seed: int = 0,
     title: str | None = None,
     max_draw_chars: int | None = None,
+    price_input: float | None = None,
+    price_output: float | None = None,
 ) -> ReportResult:
-    """``surestep report``: one self-contained HTML file for stability runs, PRM runs, or both."""
+    """``surestep report``: one self-contained HTML file for stability runs, PRM runs, or both.
+
+    ``price_input``/``price_output`` (USD per million tokens) price every stability run's tokens;
+    by default each run is priced as its results.json records, or not at all."""
     from surestep.report.write import write_report
 
     runs = _directories(run_dirs)
@@ -522,6 +555,8 @@ def report(
         seed=seed,
         title=title,
         max_draw_chars=max_draw_chars,
+        price_input=price_input,
+        price_output=price_output,
     )
     return ReportResult(path, chart_dir, runs)
 
@@ -549,10 +584,21 @@ class CompareResult:
 
 
 def compare(
-    run_a: PathLike, run_b: PathLike, *, resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+    run_a: PathLike,
+    run_b: PathLike,
+    *,
+    resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    price_input: float | None = None,
+    price_output: float | None = None,
 ) -> CompareResult:
     """``surestep compare``: paired bootstrap of B − A over what both runs share (problems for
-    stability runs, validly scored instances for PRM runs)."""
+    stability runs, validly scored instances for PRM runs).
+
+    Stability runs also get their tokens and cost per correct answer over the shared problems,
+    each run at the prices given (USD per million tokens) or else at those its results.json
+    recorded."""
     from dataclasses import replace
 
     from surestep.report.compare import compare_prm_runs, compare_runs
@@ -578,4 +624,27 @@ def compare(
         view_a = replace(load_stability_run(a, resamples=0, seed=seed, with_texts=False), name=names[0])
         view_b = replace(load_stability_run(b, resamples=0, seed=seed, with_texts=False), name=names[1])
         comparison = compare_runs(view_a, view_b, resamples=resamples, confidence=confidence, seed=seed)
+        comparison = replace(comparison, cost=_cost_comparison(view_a, view_b, price_input, price_output))
     return CompareResult(kinds[0], comparison)
+
+
+def _cost_comparison(
+    a: StabilityView, b: StabilityView, price_input: float | None, price_output: float | None
+) -> CostComparison:
+    from surestep.metrics.cost import compare_cost, resolve_prices
+    from surestep.runs.results import run_draw_tokens, stored_prices
+    from surestep.runs.runner import open_run
+
+    tokens = []
+    for view in (a, b):
+        store, manifest = open_run(view.directory)
+        with store:
+            tokens.append(run_draw_tokens(store, manifest))
+    in_b = {p.id for p in b.problems}
+    return compare_cost(
+        tokens[0],
+        tokens[1],
+        resolve_prices(price_input, price_output, stored_prices(a.directory)),
+        resolve_prices(price_input, price_output, stored_prices(b.directory)),
+        [p.id for p in a.problems if p.id in in_b],
+    )

@@ -10,6 +10,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from surestep.cli.cost_options import price_options
+from surestep.metrics.cost import CostComparison
 from surestep.report.compare import Comparison
 from surestep.report.labels import label, pct
 from surestep.report.write import write_report
@@ -50,6 +52,7 @@ __all__ = ["compare_command", "print_comparison", "report_command", "write_repor
     help="Keep only the first and last half of this many characters of each draw's text "
     "(default: every draw in full). Bounds the size of runs with very long outputs.",
 )
+@price_options("default: each run's price recorded in its results.json")
 def report_command(
     run_dirs: tuple[Path, ...],
     output: Path,
@@ -59,6 +62,8 @@ def report_command(
     seed: int,
     title: str | None,
     max_draw_chars: int | None,
+    price_input: float | None,
+    price_output: float | None,
 ) -> None:
     """Write one self-contained HTML report for stability runs, PRM runs, or both."""
     from surestep.api import report
@@ -72,6 +77,8 @@ def report_command(
         seed=seed,
         title=title,
         max_draw_chars=max_draw_chars,
+        price_input=price_input,
+        price_output=price_output,
     )
     click.echo(f"report: {written.path}", err=True)
     if written.figures is not None:
@@ -85,8 +92,16 @@ def report_command(
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@price_options("both runs; default: each run's price recorded in its results.json")
 def compare_command(
-    run_a: Path, run_b: Path, resamples: int, confidence: float, seed: int, as_json: bool
+    run_a: Path,
+    run_b: Path,
+    resamples: int,
+    confidence: float,
+    seed: int,
+    as_json: bool,
+    price_input: float | None,
+    price_output: float | None,
 ) -> None:
     """Paired bootstrap of B − A for each headline figure over what both runs share.
 
@@ -95,7 +110,15 @@ def compare_command(
     """
     from surestep.api import compare
 
-    result = compare(run_a, run_b, resamples=resamples, confidence=confidence, seed=seed)
+    result = compare(
+        run_a,
+        run_b,
+        resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+        price_input=price_input,
+        price_output=price_output,
+    )
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:
@@ -129,3 +152,28 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
         console.print(
             f"left out: {comparison.invalid} instances with an invalid prediction in A or B", style="dim"
         )
+    if comparison.cost is not None:
+        console.print(cost_line(comparison.cost))
+
+
+def cost_line(cost: CostComparison) -> str:
+    """Tokens and cost per correct answer of A and B over the shared problems, and B − A."""
+
+    def number(value: float | None, money: bool) -> str:
+        if value is None:
+            return "–"
+        return f"${value:,.6f}" if money else f"{value:,.0f}"
+
+    def signed(value: float | None, money: bool) -> str:
+        return "–" if value is None else ("+" if value >= 0 else "−") + number(abs(value), money)
+
+    line = (
+        f"tokens per correct answer: A {number(cost.a.tokens_per_correct, False)}, "
+        f"B {number(cost.b.tokens_per_correct, False)}, B − A {signed(cost.tokens_per_correct_delta, False)}"
+    )
+    if cost.prices_a is None or cost.prices_b is None:
+        return line + " (no cost: give --price-input and --price-output)"
+    return line + (
+        f"\ncost per correct answer (USD): A {number(cost.a.cost_per_correct, True)}, "
+        f"B {number(cost.b.cost_per_correct, True)}, B − A {signed(cost.cost_per_correct_delta, True)}"
+    )

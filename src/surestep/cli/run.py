@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from surestep.cli.common import parse_int_list
+from surestep.cli.cost_options import price_options
 from surestep.cli.grading_options import grading_options
 from surestep.cli.scale_out import scale_out_options, take_placement
 from surestep.data.prompts import PRESETS
@@ -293,12 +294,18 @@ def generate_command(quiet: bool, **options: Any) -> None:
 
 
 def _grade_and_score(
-    out: Path, grading: dict[str, Any], ks: tuple[int, ...] | None, ci: bool, as_json: bool
+    out: Path,
+    grading: dict[str, Any],
+    ks: tuple[int, ...] | None,
+    ci: bool,
+    as_json: bool,
+    price_input: float | None = None,
+    price_output: float | None = None,
 ) -> None:
     """Grade what is ungraded, score (writing results.json), print the sheet, write the report."""
     from surestep.api import score
 
-    scored = score(out, ks=ks, ci=ci, **grading)
+    scored = score(out, ks=ks, ci=ci, price_input=price_input, price_output=price_output, **grading)
     if scored.grading is not None:
         click.echo(summary_line(scored.grading), err=True)
     _finish_run(out, scored, ci, as_json)
@@ -320,15 +327,23 @@ def _finish_run(out: Path, scored: ScoreResult, ci: bool, as_json: bool) -> None
 @grading_options
 @click.option("--ci/--no-ci", default=True, show_default=True, help="Bootstrap confidence intervals.")
 @click.option("--json", "as_json", is_flag=True, help="Print the score sheet as JSON.")
+@price_options("recorded in results.json for later commands")
 @scale_out_options
-def run_command(quiet: bool, ci: bool, as_json: bool, **options: Any) -> None:
+def run_command(
+    quiet: bool,
+    ci: bool,
+    as_json: bool,
+    price_input: float | None,
+    price_output: float | None,
+    **options: Any,
+) -> None:
     """Generate, grade and score: the whole job, resumable at every step."""
     placement = take_placement(options, options["out"])
     if placement.spread:  # a shard, or Ray replicas: graded here while generated, then scored
         grading = _split_grading(options)
         request, ks = _generate_request(options)
         _run_generation(request, quiet, placement, grading)
-        _grade_and_score(request.out, grading, ks, ci, as_json)
+        _grade_and_score(request.out, grading, ks, ci, as_json, price_input, price_output)
         return
     from surestep.api import run
 
@@ -339,7 +354,15 @@ def run_command(quiet: bool, ci: bool, as_json: bool, **options: Any) -> None:
         click.echo(line, err=True)
 
     try:
-        done = run(**_api_options(options), ci=ci, report=False, progress=display.show, log=say)
+        done = run(
+            **_api_options(options),
+            price_input=price_input,
+            price_output=price_output,
+            ci=ci,
+            report=False,
+            progress=display.show,
+            log=say,
+        )
     except IncompleteRunError as error:
         say(f"error: {error}")
         sys.exit(1)

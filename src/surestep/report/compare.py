@@ -22,6 +22,7 @@ from surestep.metrics import (
     paired_bootstrap,
     per_problem_scores,
 )
+from surestep.metrics.cost import CostComparison
 from surestep.metrics.dataset import FloatArray, derived_figures
 from surestep.prm.data import CORRECT
 from surestep.prm.scoring import ScoringOptions, build_table, paired_prmscore
@@ -41,6 +42,7 @@ class Comparison:
     differences: dict[str, PairedDifference]
     k: int | None = None  # stability runs: the k of the headline figures
     invalid: int = 0  # PRM runs: instances in both, left out for an invalid prediction in either
+    cost: CostComparison | None = None  # stability runs: tokens and cost per correct answer
 
     def verdict(self, key: str) -> str:
         d = self.differences[key]
@@ -53,6 +55,8 @@ class Comparison:
             return x if np.isfinite(x) else None
 
         extra: dict[str, Any] = {"k": self.k} if self.k is not None else {"invalid_in_either": self.invalid}
+        if self.cost is not None:
+            extra["cost"] = self.cost.to_dict()
         return {
             "a": self.a,
             "b": self.b,

@@ -18,6 +18,7 @@ import numpy as np
 from surestep.data.draws import ProblemDraws, group_draws
 from surestep.errors import SurestepError
 from surestep.metrics import StabilityProtocol, g_pass_at_k, mg_pass_at_k, pass_at_k
+from surestep.metrics.cost import CostSummary
 from surestep.metrics.dataset import GREEDY_KEY, drop_key, g_pass_key, mg_pass_key, pass_key
 from surestep.prm.data import CATEGORIES, PRMBench, load_prmbench
 from surestep.prm.predictions import PredictionSet, load_predictions
@@ -136,6 +137,7 @@ class StabilityView:
     subset_sizes: dict[str, dict[str, int]]
     problems: tuple[ProblemView, ...]
     audit: AuditSummary | None = None  # the latest ``surestep audit`` of the run, if any
+    cost: CostSummary | None = None  # tokens (and, with prices, cost) of the scored draws
 
     @property
     def greedy(self) -> float | None:

@@ -57,6 +57,24 @@ def _script_json(element_id: str, data: Any) -> str:
 
 # --- stability --------------------------------------------------------------------------------
 
+COST_HEADER = "tokens / correct"
+
+
+def cost_cell(run: StabilityView) -> str:
+    """The headline's tokens column: tokens per correct answer, then (small print) the total
+    tokens and, where the run is priced, its cost and cost per correct answer in USD."""
+    cost = run.cost
+    if cost is None:
+        return '<td class="num">–</td>'
+    total = cost.total
+    per_correct = "–" if total.tokens_per_correct is None else f"{total.tokens_per_correct:,.0f}"
+    notes = ["tokens not reported" if total.tokens is None else f"{total.tokens:,} tokens"]
+    if total.cost is not None:
+        notes.append(f"${total.cost:,.4f}")
+        per = total.cost_per_correct
+        notes.append("no correct answer" if per is None else f"${per:,.4f} / correct")
+    return f'<td class="num">{per_correct}<div class="ci">{escape(" · ".join(notes))}</div></td>'
+
 
 def stability_headline(runs: Sequence[StabilityView]) -> str:
     k = runs[0].headline_k
@@ -70,15 +88,18 @@ def stability_headline(runs: Sequence[StabilityView]) -> str:
             interval = run.sheet.ci.get(key)
             ci = f'<div class="ci">{pct(interval.low)}–{pct(interval.high)}</div>' if interval else ""
             cells.append(f'<td class="num">{pct(value)}{ci}</td>')
+        cells.append(cost_cell(run))
         rows.append(
             f'<tr><th>{escape(run.name)}<div class="ci">{escape(run.model)} · {run.sheet.num_problems} problems × '
             f"{run.sheet.n} draws</div></th>{''.join(cells)}</tr>"
         )
     confidence = f"{100 * runs[0].sheet.confidence:.0f}%"
     return (
-        f'<table class="headline"><thead><tr><th>run</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f'<table class="headline"><thead><tr><th>run</th>{head}<th>{COST_HEADER}</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
         f'<p class="note">Percent. Small print: {confidence} bootstrap intervals over problems. Rel. drop = '
-        f"(Greedy − G-Pass@{k} τ=1) / Greedy.</p>"
+        f"(Greedy − G-Pass@{k} τ=1) / Greedy. Tokens / correct: prompt and completion tokens of the "
+        "scored draws (greedy included) per correct one; with prices, the cost in USD.</p>"
     )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from surestep.report.data import load_runs
 from surestep.report.figures import write_figures
 from surestep.report.html import render_report
+from surestep.runs.results import run_cost
 from surestep.runs.store import write_text_atomic
 
 
@@ -20,9 +22,18 @@ def write_report(
     seed: int = 0,
     title: str | None = None,
     max_draw_chars: int | None = None,
+    price_input: float | None = None,
+    price_output: float | None = None,
 ) -> Path:
-    """Load the runs, write the HTML report atomically (and the static figures); returns its path."""
+    """Load the runs, write the HTML report atomically (and the static figures); returns its path.
+
+    Each stability run's tokens are priced at the prices given (USD per million tokens), or else
+    at those its results.json recorded."""
     stability, prm = load_runs(directories, resamples=resamples, confidence=confidence, seed=seed)
+    stability = [
+        replace(view, cost=run_cost(view.directory, price_input=price_input, price_output=price_output))
+        for view in stability
+    ]
     page = render_report(
         stability,
         prm,

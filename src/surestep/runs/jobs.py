@@ -274,10 +274,14 @@ class ScoreResult:
         return self.sheet.metrics
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``surestep score --json`` object."""
+        """The ``surestep score --json`` object (a run's: with its tokens, and its cost when priced)."""
         data = self.sheet.to_json()
         if self.audit is not None:
             data["audit"] = self.audit.to_dict()
+        if self.results is not None:
+            data["tokens"] = self.results.tokens.to_dict()
+            if self.results.cost is not None:
+                data["cost"] = self.results.cost.to_dict()
         return data
 
 
@@ -294,8 +298,14 @@ class ScoreChoices:
     confidence: float = 0.95
     by: str | None = None
     seed: int = 0
+    price_input: float | None = None  # USD per million tokens; None: the run's stored price, if any
+    price_output: float | None = None
 
     def __post_init__(self) -> None:
+        from surestep.metrics.cost import check_price
+
+        check_price("price_input", self.price_input)
+        check_price("price_output", self.price_output)
         _at_least("n", self.n, 1)
         _at_least("resamples", self.resamples, 10)
         if not 0.5 <= self.confidence <= 0.999:
@@ -415,12 +425,15 @@ def _score_store(
     store: RunStore, manifest: dict[str, Any], choices: ScoreChoices, grading: GradingStats | None
 ) -> ScoreResult:
     from surestep.data.draws import group_draws
+    from surestep.metrics.cost import resolve_prices
     from surestep.runs.audit import audit_summary
     from surestep.runs.pipeline import scored_draws
-    from surestep.runs.results import collect_results, write_results
+    from surestep.runs.results import collect_results, stored_prices, write_results
     from surestep.runs.scoring import score_problems
 
     started = time.perf_counter()
+    # prices given now override those results.json recorded (and are recorded in their place)
+    prices = resolve_prices(choices.price_input, choices.price_output, stored_prices(store.directory))
     n = choices.n or int(manifest["n"])
     draws = scored_draws(store, manifest, n)
     problems = group_draws(draws, path=store.directory, n=n)
@@ -437,6 +450,7 @@ def _score_store(
         resamples=choices.resamples if choices.ci else None,
         score_seconds=time.perf_counter() - started,
         audit=None if audit is None else audit.to_dict(),
+        prices=prices,
     )
     write_results(store.directory, results)
     return ScoreResult(store.directory, sheet, audit, grading, results)
@@ -519,24 +533,31 @@ async def run_async(
     grading: GradingConfig,
     *,
     ci: bool = True,
+    price_input: float | None = None,
+    price_output: float | None = None,
     on_start: Callable[[GenerationProgress], None] | None = None,
     on_update: Callable[[GenerationProgress], None] | None = None,
     log: Log | None = None,
 ) -> RunOutcome:
     """Generate what is missing, grade what is ungraded, score with intervals (``ci``) and write
-    results.json. Grading and scoring run on a worker thread, so the loop stays free.
+    results.json (with the cost at ``price_input``/``price_output``, USD per million tokens, which
+    it records). Grading and scoring run on a worker thread, so the loop stays free.
 
     Raises ``IncompleteRunError`` when some draws could not be generated (nothing is scored then).
     """
     import asyncio
 
+    from surestep.metrics.cost import resolve_prices
+    from surestep.runs.results import stored_prices
+
     request, ks = options.request()
+    choices = ScoreChoices(ks=ks, ci=ci, price_input=price_input, price_output=price_output)
+    resolve_prices(price_input, price_output, stored_prices(request.out))  # a missing price fails now
     result = await generate_async(request, on_start=on_start, on_update=on_update)
     for line in generation_summary(result, request.out):
         _say(log, line)
     if result.missing:
         raise IncompleteRunError(request.out, result.missing, result.progress.last_error)
-    choices = ScoreChoices(ks=ks, ci=ci)
     scored = await asyncio.to_thread(_grade_and_score, request.out, choices, grading, log)
     return RunOutcome(result, scored)
 

@@ -1,10 +1,10 @@
 """``RUN/results.json``: one machine-readable summary of a scored run, written atomically.
 
 It holds the run's identity (model, sampling, dataset and their hash), the graders, the draw
-counts, every figure of ``surestep score --json`` with its interval, the tokens spent, the wall
-time of each phase and the latest grader audit. ``write_results`` writes it through a temporary
-file; ``read_results`` reads it back into the same types and refuses a newer schema. The schema
-is documented key by key in docs/run-store.md.
+counts, every figure of ``surestep score --json`` with its interval, the tokens spent (and, with
+prices, their cost), the wall time of each phase and the latest grader audit. ``write_results``
+writes it through a temporary file; ``read_results`` reads it back into the same types and
+refuses a newer schema. The schema is documented key by key in docs/run-store.md.
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from surestep.errors import InputError
+from surestep.errors import InputError, SurestepError
+from surestep.metrics.cost import (
+    CostFigures,
+    CostSummary,
+    DrawTokens,
+    Prices,
+    Spread,
+    resolve_prices,
+    summarize_cost,
+)
 from surestep.runs.pipeline import GREEDY, IDENTITY_FIELDS, SAMPLE, config_key
 from surestep.runs.store import write_text_atomic
 
@@ -383,6 +392,52 @@ class Timing:
         return cls(phase("generate", True), phase("grade", True), score)
 
 
+def _prices(data: Mapping[str, Any], where: _Where) -> Prices:
+    try:
+        return Prices(
+            _value(data, "input_per_million", float, where), _value(data, "output_per_million", float, where)
+        )
+    except InputError:
+        raise
+    except SurestepError as exc:  # a negative or non-finite price
+        raise InputError(str(exc), path=where[0], field=where[1].rstrip(".")) from None
+
+
+def _cost_figures(data: Mapping[str, Any], where: _Where) -> CostFigures:
+    return CostFigures(
+        draws=_value(data, "draws", int, where),
+        missing=_value(data, "missing", int, where),
+        correct=_value(data, "correct", int, where),
+        prompt_tokens=_value(data, "prompt_tokens", (int, type(None)), where),
+        completion_tokens=_value(data, "completion_tokens", (int, type(None)), where),
+        cost=_optional_number(_value(data, "total", (float, type(None)), where), where, "total"),
+    )
+
+
+def _spread(data: Mapping[str, Any], where: _Where) -> Spread:
+    return Spread(
+        problems=_value(data, "problems", int, where),
+        mean=_optional_number(_value(data, "mean", (float, type(None)), where), where, "mean"),
+        median=_optional_number(_value(data, "median", (float, type(None)), where), where, "median"),
+    )
+
+
+def cost_from_dict(data: Mapping[str, Any], where: _Where) -> CostSummary:
+    """The ``cost`` object of results.json (``CostSummary.to_dict``) read back."""
+    prices = None
+    if _value(data, "prices", (dict, type(None)), where) is not None:
+        prices = _prices(*_object(data, "prices", where))
+    per_problem, at = _object(data, "per_problem", where)
+    subsets, subsets_at = _object(data, "subsets", where)
+    return CostSummary(
+        prices=prices,
+        total=_cost_figures(data, where),  # the totals sit at the top of the object
+        tokens_per_problem=_spread(*_object(per_problem, "tokens", at)),
+        cost_per_problem=_spread(*_object(per_problem, "cost", at)),
+        subsets={name: _cost_figures(*_object(subsets, name, subsets_at)) for name in subsets},
+    )
+
+
 # --- the whole -----------------------------------------------------------------------------------
 
 
@@ -402,6 +457,7 @@ class RunResults:
     timing: Timing
     audit: dict[str, Any] | None  # the audit's ``--json`` object (docs/audit.md), None: never audited
     schema_version: int = RESULTS_SCHEMA_VERSION
+    cost: CostSummary | None = None  # None: no prices were given (files written before have no key)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of results.json, ``schema_version`` first."""
@@ -416,6 +472,7 @@ class RunResults:
             "score": self.score.to_dict(),
             "scored_with": self.scored_with.to_dict(),
             "tokens": self.tokens.to_dict(),
+            "cost": None if self.cost is None else self.cost.to_dict(),
             "timing": self.timing.to_dict(),
             "audit": self.audit,
         }
@@ -450,6 +507,9 @@ class RunResults:
             timing=Timing.from_dict(*_object(data, "timing", where)),
             audit=_value(data, "audit", (dict, type(None)), where),
             schema_version=version,
+            cost=None
+            if _value({"cost": data.get("cost")}, "cost", (dict, type(None)), where) is None
+            else cost_from_dict(*_object(data, "cost", where)),
         )
 
 
@@ -465,9 +525,11 @@ def collect_results(
     resamples: int | None,
     score_seconds: float,
     audit: Mapping[str, Any] | None,
+    prices: Prices | None = None,
 ) -> RunResults:
     """The results of a run whose first ``n`` sampled draws per problem (plus greedy ones) were
-    scored into ``sheet`` in ``score_seconds``, with ``resamples`` bootstrap resamples (None: none)."""
+    scored into ``sheet`` in ``score_seconds``, with ``resamples`` bootstrap resamples (None: none);
+    with ``prices``, the cost of those draws too."""
     from surestep import __version__
 
     configs = manifest["configs"]
@@ -515,7 +577,58 @@ def collect_results(
             recorded.get("generate"), recorded.get("grade"), PhaseTime(round(score_seconds, 3), scored)
         ),
         audit=None if audit is None else dict(audit),
+        cost=None if prices is None else summarize_cost(run_draw_tokens(store, manifest, n), prices),
     )
+
+
+def run_draw_tokens(store: RunStore, manifest: Mapping[str, Any], n: int | None = None) -> list[DrawTokens]:
+    """The token counts and grades of a run's scored draws: the first ``n`` sampled ones per
+    problem (None: the manifest's n) plus the greedy ones (an ungraded draw counts as not correct)."""
+    n = n or int(manifest["n"])
+    subsets = {problem.id: problem.subset for problem, _ in store.problems()}
+    configs = manifest["configs"]
+    out = []
+    for kind, below in [(SAMPLE, n)] + ([(GREEDY, 1)] if manifest.get("greedy") else []):
+        grades = store.grades(configs[kind])
+        for draw in store.draws(configs[kind], below=below):
+            grade = grades.get((draw.problem_id, draw.draw_index))
+            out.append(
+                DrawTokens(
+                    problem_id=draw.problem_id,
+                    subset=subsets.get(draw.problem_id),
+                    prompt=draw.prompt_tokens,
+                    completion=draw.completion_tokens,
+                    correct=grade is not None and grade.correct,
+                )
+            )
+    return out
+
+
+def run_cost(
+    directory: Path, *, price_input: float | None = None, price_output: float | None = None
+) -> CostSummary:
+    """The tokens and cost of a run's scored draws, at the prices given or else those its
+    results.json recorded (no cost figures when neither has prices)."""
+    from surestep.runs.runner import open_run
+
+    prices = resolve_prices(price_input, price_output, stored_prices(directory))
+    store, manifest = open_run(directory)
+    with store:
+        return summarize_cost(run_draw_tokens(store, manifest), prices)
+
+
+def stored_prices(run: str | Path) -> Prices | None:
+    """The prices recorded in ``RUN/results.json`` (None: no file, no prices, or a file that cannot
+    be read, which the next scoring rewrites). A malformed ``cost.prices`` object is an error."""
+    path = results_path(run)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    cost = data.get("cost") if isinstance(data, dict) else None
+    if not isinstance(cost, dict) or cost.get("prices") is None:
+        return None
+    return _prices(*_object(cost, "prices", (path, "cost.")))
 
 
 def results_path(run: str | Path) -> Path:
