@@ -168,3 +168,46 @@ def test_the_report_headline_has_the_tokens_and_cost(priced_run, cli, tmp_path):
                    "--price-output", "0")
     assert repriced.returncode == 0, repriced.stderr
     assert "$0.0000 · no correct answer" not in page.read_text() and "$0.0000" in page.read_text()
+
+
+def test_the_critic_records_its_tokens_per_request_and_prm_run_prices_them(cli, critic_server, tmp_path):
+    from tests.conftest import prm_record, write_jsonl
+
+    data = write_jsonl(tmp_path / "prm.jsonl", [
+        prm_record("counterfactual", "p1", 3, [2], question="What is 2 + 3?"),
+        prm_record("circular", "p2", 2, [2], question="SHORT: what is 4 + 4?"),
+    ])
+    out = tmp_path / "critic"
+    args = ("prm", "run", "--scorer", "critic", "--model", "critic-1", "--base-url", critic_server.base_url,
+            "--data", str(data), "--out", str(out), "--protocol", "card")
+    result = cli(*args, "--price-input", "2", "--price-output", "10")
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(out / "predictions.sqlite") as db:
+        rows = db.execute("SELECT prompt_tokens, completion_tokens, row FROM predictions").fetchall()
+    assert len(rows) == 2 and all(p and c for p, c, _ in rows)  # one request per instance, all counted
+    prompt, completion = sum(r[0] for r in rows), sum(r[1] for r in rows)
+    valid = sum(json.loads(r[2]).get("valid", True) for r in rows)
+    assert valid == 1  # SHORT gets a reply of the wrong length
+    cost = (prompt * 2 + completion * 10) / 1e6
+    assert (
+        f"tokens: {prompt + completion:,} ({prompt:,} prompt, {completion:,} completion) over 2 instances; "
+        f"{(prompt + completion) / valid:,.0f} per valid one; cost ${cost:,.4f}, ${cost / valid:,.6f} per valid "
+        "instance"
+    ) in " ".join(result.stderr.split())
+    half = cli(*args, "--price-input", "2")
+    assert half.returncode == 2 and "--price-input needs --price-output" in half.stderr
+
+
+def test_a_prediction_store_made_before_tokens_were_recorded_gains_the_columns(tmp_path):
+    from surestep.metrics.cost import Prices
+    from surestep.runs.prm_run import DATABASE, prm_run_cost
+
+    with sqlite3.connect(tmp_path / DATABASE) as db:  # the table as surestep made it before
+        db.execute("CREATE TABLE predictions (id TEXT PRIMARY KEY, position INTEGER NOT NULL, "
+                   "steps INTEGER NOT NULL, row TEXT NOT NULL, seconds REAL NOT NULL)")
+        db.execute("INSERT INTO predictions VALUES ('a', 0, 2, '{\"id\": \"a\", \"step_scores\": [1, 0]}', 0.1)")
+    cost = prm_run_cost(tmp_path, Prices(1.0, 1.0))
+    assert (cost.total.draws, cost.total.missing, cost.total.cost) == (1, 1, None)  # kept, uncounted
+    with sqlite3.connect(tmp_path / DATABASE) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(predictions)")]
+    assert columns[-2:] == ["prompt_tokens", "completion_tokens"]

@@ -97,8 +97,11 @@ class Handler(JSONHandler):
         if "FLAKY" in prompt and first_time:
             return self._send(429, {"error": "slow down"}, {"Retry-After": "0"})
         content = content_for(prompt, steps)
+        # usage as a server bills it: here words of every message, and of the reply
+        prompt_words = sum(len(m["content"].split()) for m in body["messages"])
         self._send(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                      "finish_reason": "stop"}]})
+                                      "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": prompt_words, "completion_tokens": len(content.split())}})
 
 
 def main() -> None:

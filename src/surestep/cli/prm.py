@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from surestep.cli.cost_options import price_options
 from surestep.prm.data import CATEGORIES, HUB_DATASET, PRMBench, category_counts, load_prmbench
 from surestep.prm.predictions import load_predictions
 from surestep.prm.protocol import PRMBENCH, PROTOCOLS
@@ -17,6 +18,7 @@ from surestep.prm.scorers.registry import SCORERS, ScorerOptions
 if TYPE_CHECKING:  # scoring (numpy), tables (rich) and runs are imported by the commands that use them
     from rich.console import Console
 
+    from surestep.metrics.cost import CostSummary
     from surestep.runs.prm_run import PRMRunProgress
 
 data_option = click.option(
@@ -203,6 +205,7 @@ def _print_validation(report: dict[str, object], console: Console) -> None:
 @click.option("--threshold-redundancy", "threshold_redundancy", type=float,
               help="Redundancy threshold for the table [default: the scorer's, under the protocol].")
 @click.option("--json", "as_json", is_flag=True, help="Print the PRMBench scores as one JSON object.")
+@price_options("critic: prices its tokens")
 def run_command(
     scorer: str,
     model: str,
@@ -225,13 +228,18 @@ def run_command(
     threshold: float | None,
     threshold_redundancy: float | None,
     as_json: bool,
+    price_input: float | None,
+    price_output: float | None,
 ) -> None:
     """Score PRMBench with a PRM into a resumable run directory, then print the PRMBench table."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from surestep.metrics.cost import resolve_prices
     from surestep.report.prm_tables import print_prmbench
-    from surestep.runs.prm_run import PRMRunRequest, run_prm, score_run
+    from surestep.runs.prm_run import PRMRunRequest, prm_run_cost, run_prm, score_run
+
+    prices = resolve_prices(price_input, price_output, None)  # a half-given price fails before scoring
 
     request = PRMRunRequest(
         scorer=scorer,
@@ -273,6 +281,30 @@ def run_command(
     else:
         print_prmbench(result, Console())
     console.print(f"predictions: {predictions_path}", highlight=False)
+    line = critic_cost_line(prm_run_cost(out, prices))
+    if line is not None:
+        console.print(line, highlight=False)
+
+
+def critic_cost_line(cost: CostSummary) -> str | None:
+    """A served scorer's tokens and, when priced, their cost, in total and per valid instance
+    (None: no instance has token counts, as with a local PRM)."""
+    total = cost.total
+    if total.tokens is None:
+        if total.missing == total.draws:
+            return None
+        return f"tokens: not reported for {total.missing:,} instances"
+    per = total.tokens_per_correct
+    line = (
+        f"tokens: {total.tokens:,} ({total.prompt_tokens:,} prompt, {total.completion_tokens:,} completion) "
+        f"over {total.draws:,} instances; "
+        + ("no valid instance" if per is None else f"{per:,.0f} per valid one")
+    )
+    if total.cost is not None:
+        per_cost = total.cost_per_correct
+        line += f"; cost ${total.cost:,.4f}"
+        line += "" if per_cost is None else f", ${per_cost:,.6f} per valid instance"
+    return line
 
 
 @prm_group.command("scorers")

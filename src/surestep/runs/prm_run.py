@@ -25,6 +25,7 @@ from surestep.runs.grading_job import write_jsonl_atomic
 from surestep.runs.store import changed_fields_error, connect_wal, write_json_atomic
 
 if TYPE_CHECKING:
+    from surestep.metrics.cost import CostSummary, Prices
     from surestep.prm.scoring import PRMBenchScore
 
 MANIFEST = "manifest.json"
@@ -41,9 +42,12 @@ CREATE TABLE IF NOT EXISTS predictions (
     position INTEGER NOT NULL,
     steps INTEGER NOT NULL,
     row TEXT NOT NULL,
-    seconds REAL NOT NULL
+    seconds REAL NOT NULL,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER
 );
 """
+TOKEN_COLUMNS = ("prompt_tokens", "completion_tokens")  # a served scorer's tokens (critic); NULL otherwise
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,11 @@ class PredictionStore:
         directory.mkdir(parents=True, exist_ok=True)
         self._db = connect_wal(directory / DATABASE)
         self._db.executescript(_SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(predictions)")}
+        with self._db:  # a store made before the critic's tokens were recorded: their rows stay NULL
+            for column in TOKEN_COLUMNS:
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE predictions ADD COLUMN {column} INTEGER")
 
     def close(self) -> None:
         self._db.close()
@@ -85,10 +94,21 @@ class PredictionStore:
         per_item = seconds / max(len(results), 1)
         with self._db:
             self._db.executemany(
-                "INSERT OR IGNORE INTO predictions (id, position, steps, row, seconds)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(r.id, pos, steps, json.dumps(r.to_json()), per_item) for pos, steps, r in results],
+                "INSERT OR IGNORE INTO predictions (id, position, steps, row, seconds, prompt_tokens,"
+                " completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (r.id, pos, steps, json.dumps(r.to_json()), per_item, *_tokens(r))
+                    for pos, steps, r in results
+                ],
             )
+
+    def tokens(self) -> Iterator[tuple[str, int | None, int | None, bool]]:
+        """(id, prompt tokens, completion tokens, scored validly) of each finished instance, in data
+        order; the counts are None where the scorer reported none."""
+        for id_, prompt, completion, row in self._db.execute(
+            "SELECT id, prompt_tokens, completion_tokens, row FROM predictions ORDER BY position"
+        ):
+            yield id_, prompt, completion, json.loads(row).get("valid", True) is not False
 
     def rows(self) -> Iterator[dict[str, Any]]:
         for (row,) in self._db.execute("SELECT row FROM predictions ORDER BY position"):
@@ -99,6 +119,28 @@ class PredictionStore:
             "SELECT COUNT(*), COALESCE(SUM(steps), 0), COALESCE(SUM(seconds), 0) FROM predictions"
         ).fetchone()
         return int(count), int(steps), float(seconds)
+
+
+def _tokens(result: StepScores) -> tuple[int | None, int | None]:
+    return result.prompt_tokens, result.completion_tokens
+
+
+def prm_run_cost(directory: Path, prices: Prices | None) -> CostSummary:
+    """The tokens of a PRM run's finished instances (the critic records them; a local PRM has
+    none) and, with ``prices``, their cost; "per correct" is per validly scored instance."""
+    from surestep.metrics.cost import DrawTokens, summarize_cost
+
+    if not (directory / DATABASE).exists():
+        raise SurestepError(f"{directory}: no {DATABASE} (not a surestep prm run directory)")
+    store = PredictionStore(directory)
+    try:
+        rows = [
+            DrawTokens(id_, None, prompt, completion, valid)
+            for id_, prompt, completion, valid in store.tokens()
+        ]
+    finally:
+        store.close()
+    return summarize_cost(rows, prices)
 
 
 def read_manifest(directory: Path) -> dict[str, Any] | None:

@@ -24,7 +24,9 @@ class StepScores:
     context; ``truncated_steps`` says how many steps went unscored. ``extra_scores`` (and
     ``extra_redundancy_scores``) are reads past the last step, which some PRMBench wrappers
     make and PRMBench's evaluator counts as further steps. ``valid=False`` with an ``error``
-    marks an instance the scorer could not judge.
+    marks an instance the scorer could not judge. ``prompt_tokens`` and ``completion_tokens``
+    are what a scorer calling a served model (the critic) was billed for the instance, as the
+    server reported them (None: not reported, or no served model); not part of the predictions.
     """
 
     id: str
@@ -35,6 +37,8 @@ class StepScores:
     error: str | None = None
     extra_scores: tuple[float, ...] = ()
     extra_redundancy_scores: tuple[float, ...] = ()
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {"id": self.id}

@@ -25,7 +25,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -430,7 +430,11 @@ class CriticScorer:
             raise SurestepError(f"critic {self.model}: {exc}") from None
         finally:
             await backend.aclose()
-        return [self._verdict(item, completions[0].text) for item, completions in zip(items, replies)]
+        return [
+            replace(self._verdict(item, c[0].text), prompt_tokens=c[0].prompt_tokens,
+                    completion_tokens=c[0].completion_tokens)
+            for item, c in zip(items, replies)
+        ]
 
     def _verdict(self, item: SolutionToScore, text: str) -> StepScores:
         prmbench = self.protocol == PRMBENCH
