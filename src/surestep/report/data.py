@@ -25,6 +25,7 @@ from surestep.prm.predictions import PredictionSet, load_predictions
 from surestep.prm.protocol import protocol_summary, run_thresholds
 from surestep.prm.scoring import PRMBenchScore, ScoringOptions, score_predictions
 from surestep.runs.audit import AuditSummary, audit_summary
+from surestep.runs.bon import read_bon_results
 from surestep.runs.pipeline import SAMPLE, scored_draws
 from surestep.runs.prm_run import MANIFEST as PRM_MANIFEST
 from surestep.runs.prm_run import PREDICTIONS
@@ -138,6 +139,7 @@ class StabilityView:
     problems: tuple[ProblemView, ...]
     audit: AuditSummary | None = None  # the latest ``surestep audit`` of the run, if any
     cost: CostSummary | None = None  # tokens (and, with prices, cost) of the scored draws
+    bon: tuple[BonView, ...] = ()  # every ``surestep bon`` result of the run, by label
 
     @property
     def greedy(self) -> float | None:
@@ -147,6 +149,54 @@ class StabilityView:
     @property
     def headline_k(self) -> int:
         return self.sheet.protocol.headline_k
+
+
+BON_METHODS = ("best_of_n", "weighted_vote", "majority", "pass", "random")
+"""The methods of a best-of-N result, in the order the report draws them."""
+
+
+@dataclass(frozen=True)
+class BonView:
+    """One ``surestep bon`` result (``bon-<label>.json``): each method's accuracy at each N."""
+
+    label: str
+    scorer: str
+    model: str | None
+    aggregate: str
+    num_problems: int
+    n: int
+    sizes: tuple[int, ...]
+    methods: dict[str, dict[int, float]]  # method -> N -> accuracy (fraction)
+    ci: dict[str, dict[int, tuple[float, float]]]
+    confidence: float
+    vote_exact: dict[int, bool]
+    vote_mc_error: dict[int, float]
+    samples: int
+
+
+def bon_view(result: dict[str, Any]) -> BonView:
+    """A best-of-N result as ``runs.bon.read_bon_results`` reads it, with N as integers."""
+    def by_n(values: dict[str, Any]) -> dict[int, Any]:
+        return {int(size): value for size, value in values.items()}
+
+    vote = result.get("weighted_vote", {})
+    return BonView(
+        label=str(result["name"]),
+        scorer=str(result["scorer"]),
+        model=None if result.get("model") is None else str(result["model"]),
+        aggregate=str(result["aggregate"]),
+        num_problems=int(result["num_problems"]),
+        n=int(result["n"]),
+        sizes=tuple(int(size) for size in result["sizes"]),
+        methods={m: {k: float(v) for k, v in by_n(result["methods"][m]).items()}
+                 for m in BON_METHODS if m in result["methods"]},
+        ci={m: {k: (float(v[0]), float(v[1])) for k, v in by_n(values).items()}
+            for m, values in result.get("ci", {}).items()},
+        confidence=float(result.get("confidence", 0.95)),
+        vote_exact={k: bool(v) for k, v in by_n(vote.get("exact", {})).items()},
+        vote_mc_error={k: float(v) for k, v in by_n(vote.get("mc_error", {})).items()},
+        samples=int(vote.get("samples", 0)),
+    )
 
 
 def _model_name(manifest: dict[str, Any]) -> str:
@@ -200,6 +250,7 @@ def load_stability_run(
         subset_sizes=sizes,
         problems=views,
         audit=audit,
+        bon=tuple(bon_view(result) for result in read_bon_results(directory)),
     )
 
 

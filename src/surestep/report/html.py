@@ -22,10 +22,10 @@ from surestep.metrics.bootstrap import Interval
 from surestep.metrics.dataset import g_pass_key, mg_pass_key
 from surestep.prm.data import CATEGORIES, GROUPS
 from surestep.prm.protocol import describe_protocol
-from surestep.report.data import PRMView, StabilityView, headline_columns
+from surestep.report.data import BonView, PRMView, StabilityView, headline_columns
 from surestep.report.labels import label, pct
 from surestep.report.packing import CHUNK_BYTES, Chunk, pack_chunks
-from surestep.report.svg import grouped_bars, line_chart, radar, step_curves
+from surestep.report.svg import grouped_bars, line_chart, log2_lines, radar, step_curves
 from surestep.runs.audit import AuditSummary
 
 
@@ -203,6 +203,60 @@ def stability_audit(runs: Sequence[StabilityView]) -> str:
     return "".join(parts)
 
 
+BON_NAMES = {
+    "best_of_n": "best-of-N (PRM)",
+    "weighted_vote": "PRM-weighted vote",
+    "majority": "majority vote",
+    "pass": "pass@N",
+    "random": "random pick",
+}
+
+
+def _bon_table(result: BonView) -> str:
+    """Methods by N, percent, with the bootstrap interval in small print; the weighted vote's row
+    says where it is a Monte Carlo estimate (± its standard error)."""
+    head = "".join(f"<th>N={size}</th>" for size in result.sizes)
+    rows = []
+    for method, values in result.methods.items():
+        cells = []
+        for size in result.sizes:
+            interval = result.ci.get(method, {}).get(size)
+            ci = f'<div class="ci">{pct(interval[0])}–{pct(interval[1])}</div>' if interval else ""
+            if method == "weighted_vote" and not result.vote_exact.get(size, True):
+                ci += f'<div class="ci">MC ±{pct(result.vote_mc_error.get(size), 2)}</div>'
+            cells.append(f'<td class="num" data-method="{method}" data-n="{size}">{pct(values.get(size))}{ci}</td>')
+        rows.append(f"<tr><th>{escape(BON_NAMES.get(method, method))}</th>{''.join(cells)}</tr>")
+    return (
+        f'<table class="headline bon-table"><thead><tr><th>method</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def stability_bon(runs: Sequence[StabilityView]) -> str:
+    """Per run and ``surestep bon`` result: accuracy against N (log2 axis), one line per method, and
+    the same figures as a table."""
+    parts = []
+    for run in runs:
+        for result in run.bon:
+            scorer = result.scorer + (f" {result.model}" if result.model else "")
+            title = f"{run.name} · {result.label}: accuracy by N"
+            series = [(BON_NAMES.get(m, m), [values.get(size, math.nan) for size in result.sizes])
+                      for m, values in result.methods.items()]
+            sampled = [size for size in result.sizes if not result.vote_exact.get(size, True)]
+            vote = (f"the weighted vote is a Monte Carlo estimate over {result.samples} random subsets per "
+                    f"problem at N = {', '.join(map(str, sampled))} (± its standard error), exact elsewhere"
+                    if sampled else "the weighted vote is exact at every N")
+            parts.append(
+                f'<div class="bon" data-run="{escape(run.name)}" data-label="{escape(result.label)}">'
+                f"<h4>{escape(run.name)} · {escape(result.label)}</h4>"
+                f'<div class="charts">{log2_lines(title, result.sizes, series)}</div>{_bon_table(result)}'
+                f'<p class="note">Percent of {result.num_problems} problems, N of the run\'s {result.n} draws; '
+                f"scorer {escape(scorer)}, step scores aggregated by {escape(result.aggregate)}. Small print: "
+                f"{100 * result.confidence:.0f}% bootstrap intervals over problems; {vote}.</p></div>"
+            )
+    return "".join(parts)
+
+
 def problems_payload(run: StabilityView) -> list[dict[str, Any]]:
     """The per-problem table's rows (the draws' texts travel separately, compressed)."""
     return [
@@ -330,6 +384,8 @@ def render_report(
         sections.append("<h3>By subset, split, language and level</h3>" + stability_subsets(stability))
         if any(run.audit is not None for run in stability):
             sections.append('<h3 id="grader-audit">Grader audit</h3>' + stability_audit(stability))
+        if any(run.bon for run in stability):
+            sections.append('<h3 id="best-of-n">Best-of-N with a verifier</h3>' + stability_bon(stability))
         sections.append(
             '<h3>Problems</h3><p class="note">Click a row for its answers grouped by equivalence '
             "(whitespace-insensitive), then a draw for its full text. Click a header to sort.</p>"

@@ -1,4 +1,4 @@
-"""Inline SVG charts for the HTML report: step curves, grouped bars, a radar and a line chart.
+"""Inline SVG charts for the HTML report: step curves, grouped bars, a radar, line charts (one over log2 N).
 
 Each function returns one ``<svg class="chart">`` element as text, with every data series drawn
 as a ``<path>`` (so the browser test can check that something was drawn) and a legend.
@@ -174,3 +174,32 @@ def radar(title: str, axes: Sequence[str], series: Sequence[tuple[str, Mapping[s
             f'stroke-width="2"><title>{escape(name)}</title></path>'
         )
     return _frame(title, "".join(parts), [name for name, _ in series], size, size + 12)
+
+
+def log2_lines(
+    title: str, sizes: Sequence[int], series: Sequence[tuple[str, Sequence[float]]], x_label: str = "N (log₂)"
+) -> str:
+    """One line per series over sizes N placed by log2 N (1, 2, 4, ... evenly spaced); a point
+    per value with its figure as a tooltip, gaps where a value is NaN."""
+    logs = [math.log2(size) for size in sizes]
+    low, high = (min(logs), max(logs)) if logs else (0.0, 1.0)
+    span = high - low or 1.0
+    xs = [0.04 + 0.92 * (value - low) / span for value in logs]
+    parts = [_axes([(x, str(size)) for x, size in zip(xs, sizes)], "%", x_label)]
+    for s, (name, values) in enumerate(series):
+        d, pen, dots = "", "M", []
+        for x, size, value in zip(xs, sizes, values):
+            if value is None or not math.isfinite(value):
+                pen = "M"
+                continue
+            d += f"{pen}{_x(x):.1f},{_y(value):.1f} "
+            pen = "L"
+            dots.append(
+                f'<circle cx="{_x(x):.1f}" cy="{_y(value):.1f}" r="3" fill="{color(s)}">'
+                f"<title>{escape(name)} @ N={size}: {100 * value:.1f}%</title></circle>"
+            )
+        parts.append(
+            f'<path class="series" d="{d.strip()}" stroke="{color(s)}" fill="none" stroke-width="2">'
+            f"<title>{escape(name)}</title></path>" + "".join(dots)
+        )
+    return _frame(title, "".join(parts), [name for name, _ in series])
