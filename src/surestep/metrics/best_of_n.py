@@ -184,7 +184,9 @@ def weighted_vote(
     :func:`surestep.metrics.majority.maj_at_k`; a class is correct when any of its draws is.
     The Monte Carlo subsets of one problem are the first N of ``samples`` uniformly random
     orders of its draws, shared by every N (so each N's estimate is unbiased; the estimates of
-    different N are correlated).
+    different N are correlated). The orders are one shared table read through a random
+    relabelling of each problem's draws (see the code): per problem they are independent and
+    uniform, and different problems' estimates are uncorrelated.
     """
     score_arr, correct_arr = _check(scores, correct, sizes)
     class_arr = np.asarray(classes, dtype=np.int64)
@@ -215,16 +217,26 @@ def weighted_vote(
     if sampled:
         rng = np.random.default_rng(seed)
         variance = np.zeros(len(sizes))
-        chunk = max(1, _CHUNK_CELLS // (samples * max(n, width)))
+        # Orders: one table of ``samples`` uniformly random orders of n, shared by every problem,
+        # read through each problem's own uniformly random relabelling of its draws. For one
+        # problem the orders are independent and uniform (a uniform permutation composed with
+        # independent uniform ones), and the problems' estimates are uncorrelated (each is
+        # unbiased whatever the table), so the stated standard error holds; one gather replaces
+        # sorting random keys per problem. Only the first ``depth`` positions are ever read.
+        depth = sampled[-1][0]
+        table = rng.random((samples, n)).argsort(axis=1)[:, :depth].T  # (depth, samples)
+        relabel = rng.random((problems, n)).argsort(axis=1)
+        weights = np.take_along_axis(weights, relabel, axis=1)
+        voting = np.take_along_axis(voting, relabel, axis=1)
+        chunk = max(1, _CHUNK_CELLS // (samples * max(depth, width)))
         for start in range(0, problems, chunk):
             stop = min(problems, start + chunk)
-            order = rng.random((stop - start, samples, n), dtype=np.float32).argsort(axis=2)
-            order += (np.arange(stop - start) * n)[:, None, None]  # flat indices into the chunk
-            order = np.ascontiguousarray(order.transpose(2, 0, 1))  # position first: prefixes are contiguous
+            # (depth, problems, samples) flat indices into the chunk: position first, prefixes contiguous
+            order = table[:, None, :] + (np.arange(stop - start) * n)[None, :, None]
             ordered_weights = weights[start:stop].ravel()[order]
-            cells = np.ascontiguousarray(
-                _cells(voting[start:stop].ravel()[order].transpose(1, 2, 0), width).transpose(2, 0, 1)
-            )
+            ordered_classes = voting[start:stop].ravel()[order]
+            base = np.arange((stop - start) * samples, dtype=np.int64).reshape(-1, samples) * (width + 1)
+            cells = base[None] + np.where(ordered_classes >= 0, ordered_classes, width)
             shape = (stop - start, samples, width + 1)
             total, count = np.zeros(shape), np.zeros(shape, dtype=np.int64)
             taken = 0
