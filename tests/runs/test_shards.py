@@ -147,3 +147,59 @@ def test_merge_refuses_what_is_not_every_shard_of_one_run(fault_server, cli, tmp
     (out / "note.txt").write_text("taken")
     result = cli("merge", *map(str, shards), "--out", str(out))
     assert result.returncode == 2 and "exists and is not an empty directory" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def subset(shared_data):
+    return shared_data / "prmbench" / "subset400.jsonl"
+
+
+@pytest.fixture(scope="module")
+def tiny_shepherd(subset, tmp_path_factory):
+    pytest.importorskip("torch", reason="prm run needs torch (extra 'prm')")
+    from tests.prm.tiny_models import build
+
+    texts = []
+    for line in subset.read_text().splitlines():
+        record = json.loads(line)
+        texts += [record["modified_question"], record["original_question"], *record["modified_process"],
+                  *record["original_process"]]
+    return build("math-shepherd", tmp_path_factory.mktemp("shepherd"), texts)
+
+
+def _prm_args(model: Path, data: Path, out: Path, *extra: str) -> list[str]:
+    return ["prm", "run", "--scorer", "math-shepherd", "--model", str(model), "--tokenizer", str(model / "tokenizer"),
+            "--data", str(data), "--out", str(out), "--limit", "12", "--chunk", "4", "--json", *extra]
+
+
+def _predictions(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+
+
+def test_prm_shards_merged_are_the_prm_run_one_job_makes(cli, tiny_shepherd, subset, tmp_path):
+    single = tmp_path / "single"
+    one = cli(*_prm_args(tiny_shepherd, subset, single))
+    assert one.returncode == 0, one.stderr
+    shards = []
+    for index in range(2):
+        out = tmp_path / f"shard-{index}"
+        result = cli(*_prm_args(tiny_shepherd, subset, out, "--shard", f"{index}/2"))
+        assert result.returncode == 0, result.stderr
+        shards.append(out)
+    positions = [
+        [p for (p,) in sqlite3.connect(s / "predictions.sqlite").execute("SELECT position FROM predictions")]
+        for s in shards
+    ]
+    assert all(p % 2 == i for i, found in enumerate(positions) for p in found)
+    merged = tmp_path / "merged"
+    result = cli("merge", *map(str, shards), "--out", str(merged), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["kind"] == "prm" and summary["rows"] == summary["items"] and summary["missing"] == 0
+    expected, found = _predictions(single), _predictions(merged)
+    assert [r["id"] for r in found] == [r["id"] for r in expected]
+    for a, b in zip(found, expected):
+        assert a["step_scores"] == pytest.approx(b["step_scores"], abs=1e-5)
+    assert _manifest(merged) == _manifest(single)  # the spread path writes the manifest prm run writes
+    shard_again = cli(*_prm_args(tiny_shepherd, subset, shards[0]))
+    assert shard_again.returncode == 2 and "resume it with --shard 0/2" in shard_again.stderr

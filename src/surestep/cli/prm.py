@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from surestep.cli.cost_options import price_options
+from surestep.cli.scale_out import scale_out_options, take_placement
 from surestep.prm.data import CATEGORIES, HUB_DATASET, PRMBench, category_counts, load_prmbench
 from surestep.prm.predictions import load_predictions
 from surestep.prm.protocol import PRMBENCH, PROTOCOLS
@@ -206,6 +207,7 @@ def _print_validation(report: dict[str, object], console: Console) -> None:
               help="Redundancy threshold for the table [default: the scorer's, under the protocol].")
 @click.option("--json", "as_json", is_flag=True, help="Print the PRMBench scores as one JSON object.")
 @price_options("critic: prices its tokens")
+@scale_out_options
 def run_command(
     scorer: str,
     model: str,
@@ -230,6 +232,7 @@ def run_command(
     as_json: bool,
     price_input: float | None,
     price_output: float | None,
+    **spread: str | float | None,
 ) -> None:
     """Score PRMBench with a PRM into a resumable run directory, then print the PRMBench table."""
     from rich.console import Console
@@ -237,8 +240,10 @@ def run_command(
 
     from surestep.metrics.cost import resolve_prices
     from surestep.report.prm_tables import print_prmbench
-    from surestep.runs.prm_run import PRMRunRequest, prm_run_cost, run_prm, score_run
+    from surestep.runs.distributed_prm import run_placed_prm
+    from surestep.runs.prm_run import PRMRunRequest, prm_run_cost, score_run
 
+    placement = take_placement(spread, out)
     prices = resolve_prices(price_input, price_output, None)  # a half-given price fails before scoring
 
     request = PRMRunRequest(
@@ -274,7 +279,7 @@ def run_command(
             bar.update(task, total=p.total, completed=p.done,
                        detail=f"{p.steps} steps, {p.invalid} invalid, {p.truncated_steps} truncated steps")
 
-        bench, predictions_path = run_prm(request, progress=show)
+        bench, predictions_path = run_placed_prm(request, placement, progress=show)
     result = score_run(out, bench, threshold=threshold, redundancy_threshold=threshold_redundancy)
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
