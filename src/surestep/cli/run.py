@@ -59,8 +59,8 @@ def generation_options(func: F) -> F:
             "model_spec",
             required=True,
             metavar="BACKEND:NAME",
-            help="openai:NAME (any OpenAI-compatible server) or local:PATH_OR_HUB_ID "
-            "(local: = bundled SmolLM2-135M).",
+            help="openai:NAME (any OpenAI-compatible server), local:PATH_OR_HUB_ID "
+            "(local: = bundled SmolLM2-135M) or vllm:PATH_OR_HUB_ID (vLLM in this process).",
         ),
         click.option(
             "--dataset",
@@ -158,7 +158,7 @@ def generation_options(func: F) -> F:
             type=click.IntRange(min=1),
             default=32,
             show_default=True,
-            help="openai: requests in flight per server.",
+            help="openai: requests in flight per server; vllm: in the engine.",
         ),
         click.option(
             "--timeout",
@@ -175,6 +175,33 @@ def generation_options(func: F) -> F:
             default=1,
             show_default=True,
             help="local: requests per forward pass (>1 is faster; draws then depend on the batch's makeup).",
+        ),
+        click.option(
+            "--dtype",
+            type=click.Choice(["auto", "bfloat16", "float16", "float32"]),
+            default="auto",
+            show_default=True,
+            help="local, vllm: weights and activations (auto: local bfloat16 on GPU, float32 on CPU; "
+            "vllm the model's, float32 ones in bfloat16).",
+        ),
+        click.option(
+            "--tensor-parallel-size",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="vllm: GPUs the model is split over.",
+        ),
+        click.option(
+            "--gpu-memory-utilization",
+            type=click.FloatRange(0.0, 1.0, min_open=True),
+            default=0.9,
+            show_default=True,
+            help="vllm: share of each GPU's memory the engine takes (on vLLM's CPU build: of the RAM).",
+        ),
+        click.option(
+            "--max-model-len",
+            type=click.IntRange(min=1),
+            help="vllm: context length in tokens, prompt and draw (default: the model's).",
         ),
         click.option("--quiet", is_flag=True, help="No progress bar."),
     ]

@@ -48,6 +48,7 @@ PROTOCOL_PRESETS = {
 }
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 ENDPOINTS = ("chat", "completion")
+DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 
 class IncompleteRunError(SurestepError):
@@ -102,6 +103,10 @@ class GenerationOptions:
     max_retries: int = 8
     device: str = "auto"
     local_batch: int = 1
+    dtype: str = "auto"
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9
+    max_model_len: int | None = None
 
     def __post_init__(self) -> None:
         if self.preset not in PROTOCOL_PRESETS:
@@ -110,8 +115,17 @@ class GenerationOptions:
             )
         if self.endpoint not in ENDPOINTS:
             raise SurestepError(f"endpoint {self.endpoint!r}: expected one of {', '.join(ENDPOINTS)}")
-        for name in ("n", "max_tokens", "draws_per_request", "limit", "concurrency", "local_batch"):
+        for name in (
+            "n", "max_tokens", "draws_per_request", "limit", "concurrency", "local_batch",
+            "tensor_parallel_size", "max_model_len",
+        ):
             _at_least(name, getattr(self, name), 1)
+        if self.dtype not in DTYPES:
+            raise SurestepError(f"dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
+        if not 0.0 < self.gpu_memory_utilization <= 1.0:
+            raise SurestepError(
+                f"gpu_memory_utilization: expected a number in (0, 1], got {self.gpu_memory_utilization}"
+            )
         for name in ("top_k", "max_retries"):
             _at_least(name, getattr(self, name), 0)
         _at_least("temperature", self.temperature, 0.0)
@@ -166,8 +180,16 @@ class GenerationOptions:
         return request, ks
 
     def _backend_options(self, backend: str) -> dict[str, Any]:
+        if backend == "vllm":
+            return {
+                "concurrency": self.concurrency,
+                "dtype": self.dtype,
+                "tensor_parallel_size": self.tensor_parallel_size,
+                "gpu_memory_utilization": self.gpu_memory_utilization,
+                "max_model_len": self.max_model_len,
+            }
         if backend != "openai":
-            return {"device": self.device, "batch_requests": self.local_batch}
+            return {"device": self.device, "batch_requests": self.local_batch, "dtype": self.dtype}
         from surestep.models.routing import servers_from_options
 
         servers = servers_from_options(
