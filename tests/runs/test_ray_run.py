@@ -99,3 +99,11 @@ def test_a_cluster_too_small_is_refused_before_anything_loads(cluster, cli, tmp_
     assert "--replicas 3: the Ray cluster (1 node(s), 0 GPUs, 2 CPUs) holds 2 replica(s)" in result.stderr
     alone = cli("generate", *ARGS, "--out", str(tmp_path / "other"), "--replicas", "2")
     assert alone.returncode == 2 and "--replicas and --gpus-per-replica go with --ray" in alone.stderr
+
+
+def test_a_model_no_replica_can_load_is_one_clear_error(cluster, cli, tmp_path):
+    args = list(ARGS)
+    args[args.index("local:")] = f"local:{tmp_path / 'no-such-model'}"
+    result = cli("generate", *args, "--out", str(tmp_path / "run"), *_on_ray(cluster), env=TEST_ENV)
+    assert result.returncode == 2, result.stderr
+    assert "no Ray replica could start: replica-0:" in result.stderr and "replica-1:" in result.stderr

@@ -123,7 +123,11 @@ class ReplicaPool:
 
     # --- life ----------------------------------------------------------------------------------
     async def __aenter__(self) -> ReplicaPool:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:  # no replica could start, or we were interrupted: end what was created
+            await self.shutdown()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
