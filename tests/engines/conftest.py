@@ -34,6 +34,10 @@ ENGINE_DTYPE = "float32"
 """In bfloat16 on CPU a draw made alone can differ from the same draw made in a batch (one of 15
 did, in a test run): the tests make draws again alone, so they compute in float32."""
 MAX_MODEL_LEN = 2048
+EAGER = {"enforce_eager": True}
+"""For every test engine but the one ``surestep run`` starts: vLLM's CPU build compiles the model
+when an engine starts (2.5 to 6 minutes on two loaded cores, every time: its compile cache fails to
+load, "'function' object has no attribute 'finalize_loading'"); an eager engine starts in seconds."""
 DECOY_GENERATION_CONFIG = {
     "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2,
     "do_sample": True, "temperature": 0.05, "top_k": 1, "top_p": 0.1, "repetition_penalty": 1.5,

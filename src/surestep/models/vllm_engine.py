@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -107,6 +108,8 @@ def sampling_kwargs(params: SamplingParams, seed: int | None) -> dict[str, Any]:
 
 
 def _import_vllm() -> Any:
+    """vLLM, logging to stderr (its default is stdout, which ``--json`` keeps for the score sheet)."""
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")  # also read by its engine processes
     try:
         import vllm
     except ImportError as exc:

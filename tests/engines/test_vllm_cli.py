@@ -1,0 +1,58 @@
+"""``surestep run --model vllm:DIR`` end to end: the engine in the CLI's own process.
+
+This one engine runs as users run it, compiled (the other test engines are eager), so it takes
+minutes to start. Its stdout must hold the score sheet alone: vLLM logs to stdout unless told.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from surestep.models import SamplingParams
+from surestep.runs.pipeline import GREEDY, SAMPLE, GenerationPlan, draw_seed
+from tests.conftest import DEMO_PROBLEMS
+from tests.engines.conftest import ENGINE_DTYPE, ENGINE_MEMORY, MAX_MODEL_LEN, NEEDS_VLLM
+
+pytestmark = NEEDS_VLLM
+
+RUN_SECONDS = 1800
+"""The engine compiles the model when it starts: minutes on a loaded two-core machine."""
+PROBLEMS, N, BLOCK, SEED = 3, 4, 4, 7
+
+
+def test_surestep_run_with_vllm_in_process(engine_model: Path, tmp_path: Path):
+    out = tmp_path / "run"
+    args = [
+        "run", "--model", f"vllm:{engine_model}", "--dataset", str(DEMO_PROBLEMS), "--limit", str(PROBLEMS),
+        "--n", str(N), "--k", "2,4", "--draws-per-request", str(BLOCK), "--concurrency", "4",
+        "--max-tokens", "24", "--seed", str(SEED), "--prompt", "brief",
+        "--dtype", ENGINE_DTYPE, "--gpu-memory-utilization", ENGINE_MEMORY, "--max-model-len", str(MAX_MODEL_LEN),
+        "--out", str(out), "--quiet", "--json", "--no-ci",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "surestep", *args], capture_output=True, text=True, timeout=RUN_SECONDS,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-6000:]
+    sheet = json.loads(result.stdout)
+    assert sheet["num_problems"] == PROBLEMS and sheet["n"] == N
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"] == {"backend": "vllm", "model": str(engine_model)}
+    [engine] = manifest["engines"]
+    assert engine["server"] == "vllm"
+    assert engine["reported"]["dtype"] == ENGINE_DTYPE and engine["reported"]["max_model_len"] == MAX_MODEL_LEN
+    kinds = {manifest["configs"][SAMPLE]: SAMPLE, manifest["configs"][GREEDY]: GREEDY}
+    plan = GenerationPlan(n=N, sampling=SamplingParams(), seed=SEED, draws_per_request=BLOCK)
+    with contextlib.closing(sqlite3.connect(out / "run.sqlite")) as db:
+        draws = db.execute("SELECT problem_id, config, draw_index, seed, completion_tokens FROM draws").fetchall()
+    assert len(draws) == PROBLEMS * (N + 1)
+    for problem_id, config, index, seed, tokens in draws:
+        assert seed == draw_seed(plan, problem_id, kinds[config], index)
+        assert 0 < tokens <= 24
+    assert (out / "results.json").is_file() and (out / "report.html").is_file()
