@@ -157,6 +157,7 @@ class VLLMBackend:
         if not model:
             raise SurestepError("--model vllm:MODEL needs a Hub id or a model directory")
         vllm = _import_vllm()
+        from vllm.exceptions import VLLMClientError
         from vllm.platforms import current_platform
 
         self.model = model
@@ -167,8 +168,6 @@ class VLLMBackend:
             tuple(sorted((engine_options or {}).items())),
         )
         self._vllm = vllm
-        from vllm.exceptions import VLLMClientError
-
         self._refusals: tuple[type[Exception], ...] = (ValueError, TypeError, VLLMClientError)
         self._on_cpu = bool(current_platform.is_cpu())
         try:
