@@ -151,6 +151,18 @@ def _credit(total: FloatArray, count: IntArray, class_ok: BoolArray) -> FloatArr
     return credit
 
 
+def _plane_credit(total: FloatArray, present: BoolArray, class_ok: BoolArray) -> FloatArray:
+    """:func:`_credit` for class weights and presence laid out as (classes + 1, problems,
+    subsets) planes (the last plane, the voteless draws, is left out)."""
+    total, present = total[:-1], present[:-1]
+    top = np.where(present, total, -np.inf).max(axis=0)
+    tied = present & (total == top)
+    count = tied.sum(axis=0)
+    right = (tied & class_ok.T[:, :, None]).sum(axis=0)
+    credit: FloatArray = np.divide(right, count, out=np.zeros(count.shape, dtype=np.float64), where=count > 0)
+    return credit
+
+
 def _add_votes(total: FloatArray, count: IntArray, weights: FloatArray, cells: IntArray) -> None:
     """Add votes to the class weights and vote counts (problems, subsets, classes + 1) in place.
 
@@ -228,22 +240,35 @@ def weighted_vote(
         relabel = rng.random((problems, n)).argsort(axis=1)
         weights = np.take_along_axis(weights, relabel, axis=1)
         voting = np.take_along_axis(voting, relabel, axis=1)
-        chunk = max(1, _CHUNK_CELLS // (samples * max(depth, width)))
+        # Class weights and presence as (class, problem, sample) planes, so the reductions over
+        # classes run elementwise across planes. Each position of the orders adds one vote per
+        # (problem, sample), so no cell is hit twice in one step and a plain fancy-index add
+        # does it; a segment of positions is summed from zero in position order and then added
+        # to the running totals (as one bincount per segment would, so sums round alike).
+        column = np.where(voting >= 0, voting, width)  # the class's plane; width: no vote
+        chunk = max(1, _CHUNK_CELLS // (samples * (width + 1)))
         for start in range(0, problems, chunk):
             stop = min(problems, start + chunk)
-            # (depth, problems, samples) flat indices into the chunk: position first, prefixes contiguous
-            order = table[:, None, :] + (np.arange(stop - start) * n)[None, :, None]
-            ordered_weights = weights[start:stop].ravel()[order]
-            ordered_classes = voting[start:stop].ravel()[order]
-            base = np.arange((stop - start) * samples, dtype=np.int64).reshape(-1, samples) * (width + 1)
-            cells = base[None] + np.where(ordered_classes >= 0, ordered_classes, width)
-            shape = (stop - start, samples, width + 1)
-            total, count = np.zeros(shape), np.zeros(shape, dtype=np.int64)
+            plane = (stop - start) * samples
+            cell = np.arange(plane, dtype=np.int64).reshape(stop - start, samples)
+            chunk_weights, chunk_planes = weights[start:stop], column[start:stop] * plane
+            total = np.zeros((width + 1) * plane)
+            present = np.zeros((width + 1) * plane, dtype=bool)
+            segment = np.empty_like(total)
             taken = 0
             for size, j in sampled:  # growing prefixes of the same orders
-                _add_votes(total, count, ordered_weights[taken:size], cells[taken:size])
+                segment.fill(0.0)
+                for position in table[taken:size]:
+                    cells = chunk_planes[:, position] + cell
+                    segment[cells] += chunk_weights[:, position]
+                    present[cells] = True
+                total += segment
                 taken = size
-                credit = _credit(total, count, class_ok[start:stop])
+                credit = _plane_credit(
+                    total.reshape(width + 1, stop - start, samples),
+                    present.reshape(width + 1, stop - start, samples),
+                    class_ok[start:stop],
+                )
                 values[start:stop, j] = credit.mean(axis=1)
                 variance[j] += credit.var(axis=1, ddof=1).sum() if samples > 1 else math.nan
         for _, j in sampled:
