@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import sqlite3
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
@@ -31,7 +32,8 @@ def test_report_is_self_contained_and_carries_every_draw(cli, report_runs, tmp_p
     assert result.returncode == 0, result.stderr
     html = out.read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # nothing fetched from anywhere
-    assert "@import" not in html and "url(" not in html
+    assert "@import" not in html
+    assert html.count("url(") == html.count("url(data:font/woff2;base64,") == 20  # KaTeX's fonts, inline
     for text in ("G-Pass@16 τ=0.75", "mG-Pass@16", "Pass@16", "Rel. drop@16", "PRMBench", "baseline: oracle",
                  "Simplicity", "model-a", "model-b", "critic"):
         assert text in html, text
@@ -157,7 +159,7 @@ class DomSummary(HTMLParser):
             self.problem_rows += 1
         elif tag == "div" and a.get("class") == "instance":
             self.instances += 1
-        elif tag == "pre" and a.get("class") == "text":
+        elif tag == "pre" and "text" in (a.get("class") or "").split():
             self.texts.append("")
             self._in_text = True
 
@@ -209,3 +211,98 @@ def test_a_link_to_a_draw_opens_its_text_from_many_chunks(report_runs, tmp_path)
     assert summary.ready == "yes"
     assert summary.texts == [f"draw 7:\n\n{text}"]
     assert summary.instances == 5
+
+
+class MathSummary(HTMLParser):
+    """Per region (the draw's text, the problem's question, the PRM instances): the text outside
+    KaTeX's output, how many formulas KaTeX typeset, and the tags found there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: dict[str, str] = {"draw": "", "question": "", "instances": ""}
+        self.formulas: dict[str, int] = {"draw": 0, "question": 0, "instances": 0}
+        self.tags: dict[str, set[str]] = {"draw": set(), "question": set(), "instances": set()}
+        self.tex: list[str] = []
+        self._stack: list[tuple[str, str | None, bool]] = []  # (tag, region, inside KaTeX's output)
+        self._in_tex = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        classes = (a.get("class") or "").split()
+        region, in_katex = self._stack[-1][1:] if self._stack else (None, False)
+        if region is None and ("math" in classes or a.get("id") == "instances"):
+            region = "instances" if a.get("id") == "instances" or self._inside("instances") else (
+                "draw" if tag == "pre" else "question" if tag == "span" else None)
+        if region is not None:
+            self.tags[region].add(tag)
+            if "katex" in classes:
+                self.formulas[region] += 1
+                in_katex = True
+        self._in_tex = tag == "annotation"
+        if tag not in {"br", "img", "input", "meta", "link"}:
+            self._stack.append((tag, region, in_katex))
+
+    def _inside(self, region: str) -> bool:
+        return any(r == region for _, r, _ in self._stack)
+
+    def handle_endtag(self, tag):
+        while self._stack:
+            if self._stack.pop()[0] == tag:
+                break
+        self._in_tex = False
+
+    def handle_data(self, data):
+        if self._in_tex:
+            self.tex.append(data)
+        if self._stack and self._stack[-1][1] is not None and not self._stack[-1][2]:
+            self.text[self._stack[-1][1]] += data
+
+
+def test_math_is_typeset_in_the_browser_and_the_toggle_shows_the_raw_text(report_runs, tmp_path):
+    """A draw, a question and a PRM step that hold TeX (and markup, which must stay text): KaTeX
+    typesets the formulas; unchecking "render math" puts the raw text back, checking it again
+    typesets it again."""
+    browser = chromium()
+    stability, prm = load_runs([report_runs["model-a"], report_runs["critic"]], resamples=0)
+    draw = ("Half of it: $\\frac{1}{2}$, so $$x^2 = \\tfrac14$$ and \\(\\boxed{3}\\) "
+            "<b>bold?</b><img src=x onerror=\"document.body.dataset.hacked=1\">")
+    question = "What is \\[\\sqrt{4}\\] plus $1$? <i>not markup</i>"
+    step = "So $\\frac{a}{b}$ is bad $\\frac{1}{$ <script>document.body.dataset.hacked=1</script>"
+    run = stability[0]
+    problems = list(run.problems)
+    texts = list(problems[5].texts)
+    texts[7] = draw
+    problems[5] = replace(problems[5], question=question, texts=tuple(texts))
+    instances = list(prm[0].instances)
+    instances[0] = replace(instances[0], steps=(step, *instances[0].steps[1:]))
+    html = render_report([replace(run, problems=tuple(problems))], [replace(prm[0], instances=tuple(instances))])
+    assert "<b>bold?</b>" not in html and "<i>not markup</i>" not in html  # the texts travel packed
+    address = f"#run=0&problem={problems[5].id}&draw=7"
+
+    def dom_of(page: str, name: str) -> tuple[MathSummary, str]:
+        path = tmp_path / f"{name}.html"
+        path.write_text(page, encoding="utf-8")
+        dom = dump_dom(browser, path.as_uri() + address, tmp_path / f"profile-{name}")
+        summary = MathSummary()
+        summary.feed(dom)
+        return summary, dom
+
+    rendered, dom = dom_of(html, "rendered")
+    assert 'data-ready="yes"' in dom and "data-hacked" not in dom
+    assert rendered.formulas["draw"] == 3 and rendered.formulas["question"] == 2
+    assert rendered.formulas["instances"] >= 1  # the broken formula is shown as KaTeX's error, not raised
+    assert {"\\frac{1}{2}", "x^2 = \\tfrac14", "\\boxed{3}", "\\sqrt{4}", "1", "\\frac{a}{b}"} <= set(rendered.tex)
+    assert rendered.text["draw"] == "draw 7:\n\nHalf of it: , so  and  <b>bold?</b><img src=x onerror=\"document.body.dataset.hacked=1\">"
+    for region in ("draw", "question"):
+        assert not rendered.tags[region] & {"b", "i", "img", "script"}, region
+    assert "script" not in rendered.tags["instances"]  # (its <b> is each instance's id)
+
+    click = "<script>document.getElementById('math-toggle').click();</script></body>"
+    raw, dom = dom_of(html.replace("</body>", click), "raw")
+    assert 'data-ready="yes"' in dom and 'class="katex' not in dom
+    assert raw.formulas == {"draw": 0, "question": 0, "instances": 0}
+    assert raw.text["draw"] == f"draw 7:\n\n{draw}" and raw.text["question"] == question
+    assert step in raw.text["instances"]
+    again, _ = dom_of(html.replace("</body>", click.replace(";</", ";document.getElementById('math-toggle').click();</")),
+                      "again")
+    assert again.formulas == rendered.formulas and again.text == rendered.text

@@ -4,13 +4,17 @@ No network and no CDN: CSS, JavaScript and SVG are inline. Charts are drawn here
 the per-problem and per-instance tables are built in the browser from embedded JSON, and the
 full text of draws (and PRMBench steps) travels in bzip2 chunks (``report.packing``) that the
 page decodes on demand, which keeps large runs small. The page's CSS and JavaScript live in
-``assets/``.
+``assets/``. Math in questions, draws and PRMBench steps is typeset in the browser by KaTeX,
+vendored in ``vendor/katex/`` and embedded in every page (``katex_assets``); a checkbox shows
+the raw text instead.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
+import re
 from collections.abc import Sequence
 from functools import cache
 from html import escape
@@ -24,7 +28,7 @@ from surestep.prm.data import CATEGORIES, GROUPS
 from surestep.prm.protocol import describe_protocol
 from surestep.report.data import BonView, PRMView, StabilityView, headline_columns
 from surestep.report.labels import label, pct
-from surestep.report.packing import CHUNK_BYTES, Chunk, pack_chunks
+from surestep.report.packing import CHUNK_BYTES, Chunk, compress, pack_chunks
 from surestep.report.svg import grouped_bars, line_chart, log2_lines, radar, step_curves
 from surestep.runs.audit import AuditSummary
 
@@ -33,6 +37,31 @@ from surestep.runs.audit import AuditSummary
 def asset(name: str) -> str:
     """A file of ``report/assets`` (the page's CSS and JavaScript)."""
     return files("surestep.report").joinpath(f"assets/{name}").read_text(encoding="utf-8")
+
+
+KATEX_VERSION = "0.16.47"
+_FONT_FACE_SOURCE = re.compile(r"src:url\(fonts/([\w-]+)\.woff2\) format\(\"woff2\"\)[^;}]*")
+
+
+def _katex_file(name: str) -> bytes:
+    return files("surestep.report").joinpath(f"vendor/katex/{name}").read_bytes()
+
+
+def _woff2_source(match: re.Match[str]) -> str:
+    font = base64.b64encode(_katex_file(f"fonts/{match.group(1)}.woff2")).decode("ascii")
+    return f'src:url(data:font/woff2;base64,{font}) format("woff2")'
+
+
+@cache
+def katex_assets() -> tuple[str, str]:
+    """KaTeX for the page: its CSS with every font as a woff2 ``data:`` URI (the woff and ttf
+    fallbacks dropped), and ``katex.min.js`` + ``auto-render.min.js`` bzip2-packed like the texts
+    (base64; the page decodes and runs them once at load)."""
+    css = _FONT_FACE_SOURCE.sub(_woff2_source, _katex_file("katex.min.css").decode("utf-8"))
+    if "url(fonts/" in css:
+        raise RuntimeError("vendored katex.min.css names a font that is not a woff2 in vendor/katex/fonts")
+    script = _katex_file("katex.min.js") + b"\n;\n" + _katex_file("auto-render.min.js")
+    return css, compress(script)
 
 
 def shorten(text: str, limit: int | None) -> str:
@@ -422,15 +451,18 @@ def render_report(
             )
             blobs.append(_chunk_scripts(f"instances-{index}", chunks))
     body = "\n".join(sections)
+    katex_css, katex_js = katex_assets()
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="surestep {escape(__version__)}"><title>{escape(title)}</title>
-<style>{asset("report.css")}</style></head>
+<style>{asset("report.css")}</style><style>{katex_css}</style></head>
 <body><header><h1>{escape(title)}</h1><p class="note">surestep {escape(__version__)} ·
-{len(stability)} stability run(s) · {len(prm)} PRM run(s)</p></header>
+{len(stability)} stability run(s) · {len(prm)} PRM run(s) · <label title="Typeset $…$, $$…$$, \\(…\\) and \\[…\\] in questions, draws and steps with KaTeX {KATEX_VERSION} (embedded); unchecked: the raw text">
+<input type="checkbox" id="math-toggle" checked> render math</label></p></header>
 <main>{body}</main>
 {_script_json("report-data", data)}
 {"".join(blobs)}
+<script type="text/plain" id="katex-js">{katex_js}</script>
 <script>{asset("bunzip2.js")}</script>
 <script>{asset("report.js")}</script></body></html>
 """

@@ -27,13 +27,14 @@ def _json(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _compress(raw: bytes) -> str:
+def compress(raw: bytes) -> str:
+    """bzip2 -9 of ``raw``, as base64 (which holds no ``<``, so it sits in a script element as is)."""
     return base64.b64encode(bz2.compress(raw, 9)).decode("ascii")
 
 
 def pack(data: Any) -> str:
     """One JSON value, compressed for embedding."""
-    return _compress(_json(data))
+    return compress(_json(data))
 
 
 def unpack(payload: str) -> Any:
@@ -48,10 +49,10 @@ def pack_chunks(items: Sequence[Any], budget: int = CHUNK_BYTES) -> list[Chunk]:
     for index, item in enumerate(items):
         encoded = _json(item)
         if parts and size + len(encoded) + 1 > budget:
-            chunks.append(Chunk(start, _compress(b"[" + b",".join(parts) + b"]")))
+            chunks.append(Chunk(start, compress(b"[" + b",".join(parts) + b"]")))
             parts, start, size = [], index, 0
         parts.append(encoded)
         size += len(encoded) + 1
     if parts or not chunks:
-        chunks.append(Chunk(start, _compress(b"[" + b",".join(parts) + b"]")))
+        chunks.append(Chunk(start, compress(b"[" + b",".join(parts) + b"]")))
     return chunks

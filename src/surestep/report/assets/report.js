@@ -23,6 +23,45 @@ function el(tag, attrs, ...children) {
   for (const child of children) node.append(child);
   return node;
 }
+// --- math: KaTeX (embedded, bzip2-packed) typesets text nodes; the raw text is kept to switch back ---
+const MATH_OPTIONS = {
+  delimiters: [{left: '$$', right: '$$', display: true}, {left: '\\[', right: '\\]', display: true},
+               {left: '\\(', right: '\\)', display: false}, {left: '$', right: '$', display: false}],
+  ignoredTags: ['script', 'noscript', 'style', 'textarea', 'option'],
+  throwOnError: false, strict: 'ignore', trust: false,
+};
+const RAW = new WeakMap();
+let katexLoaded = null;  // true once KaTeX runs, false when it could not be loaded
+function loadKatex() {
+  if (katexLoaded === null) {
+    katexLoaded = false;
+    try {
+      const packed = document.getElementById('katex-js');
+      const bytes = Uint8Array.from(atob(packed.textContent.trim()), c => c.charCodeAt(0));
+      const script = document.createElement('script');
+      script.textContent = new TextDecoder().decode(bunzip2(bytes));
+      document.head.append(script);
+      katexLoaded = typeof renderMathInElement === 'function';
+    } catch (err) { console.error('KaTeX could not be loaded:', err); }
+  }
+  return katexLoaded;
+}
+const mathShown = () => { const box = document.getElementById('math-toggle'); return !box || box.checked; };
+function typeset(node) {
+  if (!mathShown() || !loadKatex()) return;
+  try { renderMathInElement(node, MATH_OPTIONS); } catch (err) { console.error(err); }
+}
+// Put text that may hold TeX into `node` as a text node (never parsed as HTML), then typeset it.
+function setMathText(node, text) {
+  node.textContent = text;
+  node.classList.add('math');
+  RAW.set(node, text);
+  typeset(node);
+  return node;
+}
+function toggleMath() {
+  for (const node of document.querySelectorAll('.math')) { node.textContent = RAW.get(node); typeset(node); }
+}
 const pct = x => (x === null || x === undefined || Number.isNaN(x)) ? '–' : (100 * x).toFixed(1);
 
 // --- problems table ---
@@ -63,7 +102,7 @@ function renderProblems() {
 // Show a draw's full text, and put its address in the URL (#run=R&problem=ID&draw=D) to share.
 function showDraw(pre, runIndex, p, d) {
   const run = DATA.stability[runIndex];
-  pre.textContent = `draw ${d}:\n\n` + item('texts', runIndex, run.chunks, run.problems.indexOf(p))[d];
+  setMathText(pre, `draw ${d}:\n\n` + item('texts', runIndex, run.chunks, run.problems.indexOf(p))[d]);
   const address = new URLSearchParams({run: runIndex, problem: p.id, draw: d});
   history.replaceState(null, '', '#' + address);
 }
@@ -79,7 +118,7 @@ function toggleProblem(tr, p, runIndex) {
       el('b', {}, answer === null ? '(no answer)' : answer), ` ×${count} `, ...buttons);
   });
   const detail = el('tr', {class: 'detail'}, el('td', {colspan: COLUMNS.length},
-    el('div', {}, el('b', {}, 'Question: '), p.q), el('div', {}, el('b', {}, 'Gold: '), p.gold), ...classes, pre));
+    el('div', {}, el('b', {}, 'Question: '), setMathText(el('span'), p.q)), el('div', {}, el('b', {}, 'Gold: '), p.gold), ...classes, pre));
   tr.after(detail);
   return pre;
 }
@@ -123,15 +162,17 @@ function renderInstances() {
       return el('div', {class: 'step'},
         el('span', {class: 'score', style: score === null ? '' : `background:${scoreColor(score)}`},
            score === null ? '–' : score.toFixed(3)),
-        el('span', {class: 'gold ' + (wrong ? 'bad' : 'ok')}, wrong ? '✗' : '✓'), el('span', {}, text));
+        el('span', {class: 'gold ' + (wrong ? 'bad' : 'ok')}, wrong ? '✗' : '✓'), setMathText(el('span'), text));
     });
     box.append(el('div', {class: 'instance'}, el('div', {}, el('b', {}, instance.id), ' · ' + instance.cat +
-      (instance.v ? '' : ' · invalid: ' + instance.err)), el('div', {class: 'note'}, instance.q), ...steps));
+      (instance.v ? '' : ' · invalid: ' + instance.err)), setMathText(el('div', {class: 'note'}), instance.q), ...steps));
   }
   document.getElementById('instances-more').style.display = matches.length > shown ? '' : 'none';
 }
 
 function init() {
+  const mathToggle = document.getElementById('math-toggle');
+  if (mathToggle) mathToggle.addEventListener('change', toggleMath);
   const problemRun = document.getElementById('problem-run');
   if (problemRun) {
     DATA.stability.forEach((r, i) => problemRun.append(el('option', {value: i}, r.name)));
