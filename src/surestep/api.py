@@ -589,7 +589,8 @@ def _directories(run_dirs: PathLike | Sequence[PathLike]) -> tuple[Path, ...]:
 
 @dataclass(frozen=True)
 class CompareResult:
-    """B − A for each headline figure of two runs of one kind ("stability" or "prm")."""
+    """B − A for each headline figure of two runs of one kind ("stability" or "prm"), or of two
+    best-of-N results of one run ("bon")."""
 
     kind: str
     comparison: Comparison
@@ -601,8 +602,9 @@ class CompareResult:
 
 def compare(
     run_a: PathLike,
-    run_b: PathLike,
+    run_b: PathLike | None = None,
     *,
+    bon: Sequence[str] = (),
     resamples: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
@@ -614,15 +616,37 @@ def compare(
 
     Stability runs also get their tokens and cost per correct answer over the shared problems,
     each run at the prices given (USD per million tokens) or else at those its results.json
-    recorded."""
+    recorded.
+
+    ``compare(RUN, bon=(A, B))`` compares two ``surestep bon`` results of one run instead
+    (the labels A and B; kind "bon"): B − A of best-of-N and of the PRM-weighted vote at each N,
+    by a paired bootstrap over the run's problems."""
     from dataclasses import replace
 
-    from surestep.report.compare import compare_prm_runs, compare_runs
+    from surestep.report.compare import compare_bon, compare_prm_runs, compare_runs
     from surestep.report.data import load_stability_run, read_prm_run, run_kind
 
-    a, b = _directories([run_a, run_b])
     _check_range("resamples", resamples, 100)
     _check_range("confidence", confidence, 0.5, 0.999)
+    if isinstance(bon, str):
+        raise SurestepError("bon: expected two labels, got one string")
+    if bon:
+        if len(bon) != 2 or run_b is not None:
+            raise SurestepError(
+                f"bon: expected one run and two labels (compare RUN --bon A --bon B), got "
+                f"{1 if run_b is None else 2} run(s) and {len(bon)} label(s)"
+            )
+        if price_input is not None or price_output is not None:
+            raise SurestepError("price_input/price_output do not apply to best-of-N results")
+        (run,) = _directories([run_a])
+        if run_kind(run) != "stability":
+            raise SurestepError(f"{run}: best-of-N results belong to stability runs, not PRM runs")
+        return CompareResult(
+            "bon", compare_bon(run, bon[0], bon[1], resamples=resamples, confidence=confidence, seed=seed)
+        )
+    if run_b is None:
+        raise SurestepError("compare needs two run directories (or one run and bon=(A, B))")
+    a, b = _directories([run_a, run_b])
     kinds = run_kind(a), run_kind(b)
     if kinds[0] != kinds[1]:
         raise SurestepError(f"cannot compare a {kinds[0]} run ({a}) with a {kinds[1]} run ({b})")

@@ -87,7 +87,9 @@ def report_command(
 
 @click.command("compare")
 @click.argument("run_a", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.argument("run_b", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("run_b", type=click.Path(file_okay=False, exists=True, path_type=Path), required=False)
+@click.option("--bon", "bon", multiple=True, metavar="LABEL",
+              help="Twice, with one run: compare two of its surestep bon results (A, then B) per N.")
 @click.option("--resamples", type=click.IntRange(min=100), default=2000, show_default=True)
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -95,7 +97,8 @@ def report_command(
 @price_options("both runs; default: each run's price recorded in its results.json")
 def compare_command(
     run_a: Path,
-    run_b: Path,
+    run_b: Path | None,
+    bon: tuple[str, ...],
     resamples: int,
     confidence: float,
     seed: int,
@@ -107,12 +110,23 @@ def compare_command(
 
     Two stability runs: Greedy, G-Pass@16, mG-Pass@16, Pass@16 over shared problems. Two PRM
     runs: PRMScore Overall, per group and per category over shared PRMBench instances.
+    RUN --bon A --bon B: best-of-N and PRM-weighted vote at each N of two surestep bon results
+    of one run, over its problems.
     """
     from surestep.api import compare
 
+    if bon and (len(bon) != 2 or run_b is not None):
+        raise click.UsageError("--bon takes one run and two labels: surestep compare RUN --bon A --bon B")
+    if bon and (price_input is not None or price_output is not None):
+        raise click.UsageError("--price-input/--price-output do not apply to --bon")
+    if not bon and run_b is None:
+        raise click.UsageError(
+            "give two runs (compare RUN_A RUN_B) or one run and two labels (RUN --bon A --bon B)"
+        )
     result = compare(
         run_a,
         run_b,
+        bon=bon,
         resamples=resamples,
         confidence=confidence,
         seed=seed,
@@ -154,6 +168,20 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
         )
     if comparison.cost is not None:
         console.print(cost_line(comparison.cost))
+    if comparison.bon is not None:
+        for side in ("a", "b"):
+            described = comparison.bon[side]
+            model = f" {described['model']}" if described.get("model") else ""
+            errors = described["weighted_vote_mc_error"]
+            mc = (
+                f"; weighted vote Monte Carlo at N={', '.join(errors)}, standard error ≤ "
+                f"{100 * max(errors.values()):.2f} points" if errors else ""
+            )
+            console.print(
+                f"{side.upper()} = {described['name']}: {described['scorer']}{model}, "
+                f"{described['aggregate']} of step scores{mc}",
+                style="dim", highlight=False,
+            )
 
 
 def cost_line(cost: CostComparison) -> str:

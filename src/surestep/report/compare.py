@@ -1,6 +1,7 @@
 """``surestep compare``: paired bootstrap of the headline differences between two runs.
 
-Stability runs are compared on the problems both answered, paired by problem id; PRM runs on
+Stability runs are compared on the problems both answered, paired by problem id; two best-of-N
+results of one run (``surestep bon``) on its problems, per method and N; PRM runs on
 the PRMBench instances both scored validly, paired by instance id (resampled within each
 category, as the single-run intervals are). One resample applies to both runs, so their
 per-item correlation is kept. A verdict is given only where the interval of B − A excludes 0.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +45,8 @@ class Comparison:
     k: int | None = None  # stability runs: the k of the headline figures
     invalid: int = 0  # PRM runs: instances in both, left out for an invalid prediction in either
     cost: CostComparison | None = None  # stability runs: tokens and cost per correct answer
+    bon: dict[str, Any] | None = None  # two best-of-N results of one run: the run, n, N, each's setup
+
 
     def verdict(self, key: str) -> str:
         d = self.differences[key]
@@ -55,6 +59,8 @@ class Comparison:
             return x if np.isfinite(x) else None
 
         extra: dict[str, Any] = {"k": self.k} if self.k is not None else {"invalid_in_either": self.invalid}
+        if self.bon is not None:
+            extra = {"bon": self.bon}
         if self.cost is not None:
             extra["cost"] = self.cost.to_dict()
         return {
@@ -179,4 +185,67 @@ def compare_prm_runs(
         confidence=confidence,
         differences=differences,
         invalid=len(both) - len(valid),
+    )
+
+
+BON_METHODS = ("best_of_n", "weighted_vote")
+"""The methods a verifier changes; maj@N, pass@N and the random pick are the same for every scorer."""
+
+
+def compare_bon(
+    run: Path, label_a: str, label_b: str, *, resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> Comparison:
+    """B − A of best-of-N accuracy and of the PRM-weighted vote at each N, for two ``surestep bon``
+    results of one run, by a paired bootstrap over its problems (one resample for both).
+
+    Each result's per-problem figures are recomputed from the run (``runs.bon.stored_bon``), so
+    A and B are what ``bon`` printed for them.
+    """
+    from surestep.runs.bon import stored_bon
+
+    if label_a == label_b:
+        raise SurestepError(f"--bon {label_a} given twice: compare two different best-of-N results")
+    a, b = stored_bon(run, label_a), stored_bon(run, label_b)
+    assert a.problem_ids == b.problem_ids  # one run, read alike
+    assert a.figures.sizes == b.figures.sizes
+
+    def columns(result: Any) -> dict[str, FloatArray]:
+        return {
+            f"{method}@{size}": result.figures.per_problem[method][:, j]
+            for method in BON_METHODS
+            for j, size in enumerate(result.figures.sizes)
+        }
+
+    differences = paired_bootstrap(
+        columns(a), columns(b), n_resamples=resamples, confidence=confidence, seed=seed
+    )
+
+    def described(result: Any) -> dict[str, Any]:
+        vote = result.figures.vote
+        return {
+            "name": result.label,
+            "scorer": result.setup.get("scorer"),
+            "model": result.setup.get("model"),
+            "aggregate": result.aggregate,
+            "weighted_vote_mc_error": {
+                str(size): error for size, error in zip(result.figures.sizes, vote.mc_error) if error
+            },
+        }
+
+    return Comparison(
+        a=label_a,
+        b=label_b,
+        unit="problems",
+        shared=len(a.problem_ids),
+        only_a=0,
+        only_b=0,
+        confidence=confidence,
+        differences=differences,
+        bon={
+            "run": str(run),
+            "n": a.figures.n,
+            "sizes": list(a.figures.sizes),
+            "a": described(a),
+            "b": described(b),
+        },
     )

@@ -16,9 +16,14 @@ LABELS = {
 
 
 def label(key: str) -> str:
-    """'G-Pass@16_0.75' -> 'G-Pass@16 τ=0.75', 'pass@16' -> 'Pass@16', 'overall' -> 'PRMScore Overall'."""
+    """'G-Pass@16_0.75' -> 'G-Pass@16 τ=0.75', 'pass@16' -> 'Pass@16', 'overall' -> 'PRMScore Overall',
+    'best_of_n@8' -> 'best-of-8', 'weighted_vote@8' -> 'PRM-weighted vote@8'."""
     if key in LABELS:
         return LABELS[key]
+    if key.startswith("best_of_n@"):
+        return "best-of-" + key[len("best_of_n@") :]
+    if key.startswith("weighted_vote@"):
+        return "PRM-weighted vote@" + key[len("weighted_vote@") :]
     if key.startswith("pass@"):
         return "Pass@" + key[len("pass@") :]
     if key.startswith("relative_drop@"):

@@ -25,7 +25,15 @@ import numpy as np
 
 from surestep import __version__
 from surestep.errors import SurestepError
-from surestep.metrics.best_of_n import AGGREGATES, DEFAULT_SAMPLES, METHODS, aggregate, best_of_n_scores
+from surestep.metrics.best_of_n import (
+    AGGREGATES,
+    DEFAULT_SAMPLES,
+    METHODS,
+    BestOfNScores,
+    FloatArray,
+    aggregate,
+    best_of_n_scores,
+)
 from surestep.metrics.bootstrap import Interval, bootstrap_intervals
 from surestep.prm.scorers.base import PRMScorer, SolutionToScore, StepScores
 from surestep.prm.scorers.registry import ScorerOptions, build_scorer
@@ -93,6 +101,7 @@ class BonResult:
     draws: dict[str, int]
     subsets: dict[str, dict[str, dict[int, float]]] = field(default_factory=dict)
     subset_sizes: dict[str, int] = field(default_factory=dict)
+    seed: int = 0  # of the weighted vote's Monte Carlo subsets and the bootstrap
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object: fractions, N as strings."""
@@ -115,6 +124,7 @@ class BonResult:
                 for method, intervals in self.ci.items()
             },
             "confidence": self.confidence,
+            "seed": self.seed,
             "weighted_vote": {
                 "exact": {str(size): exact for size, exact in self.vote_exact.items()},
                 "mc_error": by_n(self.vote_mc_error),
@@ -241,11 +251,7 @@ def score_draws(
     setup = scorer_setup(request)
     key = config_key(setup)
     if request.scorer in BUILT_IN:
-        built: PRMScorer = RandomScorer(request.seed)
-        if request.scorer == ORACLE:
-            built = OracleScorer({d.id: d.correct for d in draws})
-        results = built.score([SolutionToScore(d.id, d.question, d.steps) for d in draws])
-        return {(d.problem_id, d.draw_index): _row(key, config, d, r) for d, r in zip(draws, results)}
+        return _built_in_rows(request.scorer, request.seed, key, config, draws)
     _reconcile(store, request.label, setup)
     stored = store.step_scores(key, config)
     todo = [d for d in draws if (d.problem_id, d.draw_index) not in stored]
@@ -276,6 +282,16 @@ def score_draws(
     return stored
 
 
+def _built_in_rows(
+    name: str, seed: int, key: str, config: str, draws: Sequence[_Draw]
+) -> dict[tuple[str, int], StepScoreRow]:
+    built: PRMScorer = RandomScorer(seed)
+    if name == ORACLE:
+        built = OracleScorer({d.id: d.correct for d in draws})
+    results = built.score([SolutionToScore(d.id, d.question, d.steps) for d in draws])
+    return {(d.problem_id, d.draw_index): _row(key, config, d, r) for d, r in zip(draws, results)}
+
+
 def _row(key: str, config: str, draw: _Draw, result: StepScores) -> StepScoreRow:
     if result.id != draw.id:
         raise SurestepError(f"scorer returned {result.id!r} for {draw.id!r}")
@@ -300,7 +316,6 @@ def run_bon(
     Also writes the result to ``bon-<label>.json`` in the run directory (the report reads it).
     """
     from surestep.runs.runner import open_run
-    from surestep.runs.scoring import outcomes_of
 
     if request.aggregate not in AGGREGATES:
         raise SurestepError(f"unknown aggregate {request.aggregate!r} (known: {', '.join(AGGREGATES)})")
@@ -312,16 +327,7 @@ def run_bon(
             raise SurestepError(f"{request.run}: no graded draws to score")
         rows = score_draws(store, request, draws, progress=progress, scorer=scorer)
         subsets = {p.id: p.subset for p, _ in store.problems()}
-    outcomes = outcomes_of(problems, path=request.run)
-    scores = np.array([
-        [_score(rows.get((p.problem_id, d.sample_index)), request.aggregate) for d in p.samples]
-        for p in problems
-    ])
-    correct = np.array([[d.correct for d in p.samples] for p in problems], dtype=bool)
-    classes = outcomes.answer_classes
-    if classes is None:  # no draw has an extracted answer: no class gets a vote
-        classes = np.full(correct.shape, -1, dtype=np.int64)
-    figures = best_of_n_scores(scores, classes, correct, samples=request.samples, seed=request.seed)
+    scores, figures = _figures(request.run, problems, rows, request.aggregate, request.samples, request.seed)
     columns = {
         f"{method}@{size}": figures.per_problem[method][:, j]
         for method in METHODS for j, size in enumerate(figures.sizes)
@@ -372,9 +378,33 @@ def run_bon(
         },
         subsets=by_subset,
         subset_sizes=subset_sizes,
+        seed=request.seed,
     )
     write_json_atomic(request.run / f"bon-{_slug(request.label)}.json", result.to_json())
     return result
+
+
+def _figures(
+    run: Path,
+    problems: Sequence[Any],
+    rows: dict[tuple[str, int], StepScoreRow],
+    how: str,
+    samples: int,
+    seed: int,
+) -> tuple[FloatArray, BestOfNScores]:
+    """Each sampled draw's aggregated score (problems, n) and every method's per-problem figures."""
+    from surestep.runs.scoring import outcomes_of
+
+    outcomes = outcomes_of(problems, path=run)
+    scores = np.array([
+        [_score(rows.get((p.problem_id, d.sample_index)), how) for d in p.samples]
+        for p in problems
+    ])
+    correct = np.array([[d.correct for d in p.samples] for p in problems], dtype=bool)
+    classes = outcomes.answer_classes
+    if classes is None:  # no draw has an extracted answer: no class gets a vote
+        classes = np.full(correct.shape, -1, dtype=np.int64)
+    return scores, best_of_n_scores(scores, classes, correct, samples=samples, seed=seed)
 
 
 def _score(row: StepScoreRow | None, how: str) -> float:
@@ -398,3 +428,82 @@ def read_bon_results(run: Path) -> list[dict[str, Any]]:
         except (OSError, ValueError) as exc:
             raise SurestepError(f"{path}: unreadable best-of-N result ({exc})") from None
     return found
+
+
+# --- reading a stored result back (surestep compare RUN --bon A --bon B) --------------------------
+
+
+@dataclass(frozen=True)
+class StoredBon:
+    """One ``bon`` result of a run recomputed per problem from what the run holds."""
+
+    label: str
+    setup: dict[str, Any]
+    aggregate: str
+    problem_ids: tuple[str, ...]
+    figures: BestOfNScores
+
+
+def _field(path: Path, data: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    value = data
+    for part in name.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise SurestepError(f"{path}: missing field {name!r}")
+        value = value[part]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise SurestepError(f"{path}: field {name!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def stored_bon(run: Path, label: str) -> StoredBon:
+    """The per-problem figures of the ``bon`` result named ``label`` (``RUN/bon-<label>.json``).
+
+    Reads nothing but the run: the built-in scorers are recomputed from the grades (and the
+    stored seed), a PRM's step scores are read from the store, and the figures are made with
+    the result's aggregate, Monte Carlo subsets and seed, so they equal what ``bon`` printed.
+    A PRM label whose step scores do not cover every graded draw is refused.
+    """
+    import json
+
+    from surestep.runs.runner import open_run
+
+    path = run / f"bon-{_slug(label)}.json"
+    if not path.is_file():
+        known = ", ".join(repr(r.get("name")) for r in read_bon_results(run)) or "none"
+        raise SurestepError(
+            f"{path}: no best-of-N result named {label!r} in {run} (results there: {known}); "
+            f"make it with surestep bon {run} --scorer ... --name {label}"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SurestepError(f"{path}: unreadable best-of-N result ({exc})") from None
+    if not isinstance(data, dict):
+        raise SurestepError(f"{path}: expected a JSON object")
+    setup = dict(_field(path, data, "setup", dict))
+    name = _field(path, data, "setup.scorer", str)
+    how = _field(path, data, "aggregate", str)
+    if how not in AGGREGATES:
+        raise SurestepError(f"{path}: field 'aggregate' is {how!r} (known: {', '.join(AGGREGATES)})")
+    samples = _field(path, data, "weighted_vote.samples", int)
+    seed = _field(path, data, "seed", int) if "seed" in data else 0  # results before the seed was kept
+    store, manifest = open_run(run)
+    with store:
+        n = int(manifest["n"])
+        draws, problems = _draws(store, manifest, n)
+        if not problems:
+            raise SurestepError(f"{run}: no graded draws")
+        config = manifest["configs"][SAMPLE]
+        key = config_key(setup)
+        if name in BUILT_IN:
+            rows = _built_in_rows(name, int(setup.get("seed", 0)), key, config, draws)
+        else:
+            rows = store.step_scores(key, config)
+            missing = sum((d.problem_id, d.draw_index) not in rows for d in draws)
+            if missing:
+                raise SurestepError(
+                    f"{run}: the step scores named {label!r} lack {missing} of {len(draws)} graded draws "
+                    f"(finish them with surestep bon {run} --name {label} and the same scorer options)"
+                )
+    _, figures = _figures(run, problems, rows, how, samples, seed)
+    return StoredBon(label, setup, how, tuple(p.problem_id for p in problems), figures)
