@@ -14,7 +14,7 @@ from surestep.cli.scale_out import scale_out_options, take_placement
 from surestep.prm.data import CATEGORIES, HUB_DATASET, PRMBench, category_counts, load_prmbench
 from surestep.prm.predictions import load_predictions
 from surestep.prm.protocol import PRMBENCH, PROTOCOLS
-from surestep.prm.scorers.registry import SCORERS, ScorerOptions
+from surestep.prm.scorers.registry import DEVICE_MAPS, SCORERS, ScorerOptions
 
 if TYPE_CHECKING:  # scoring (numpy), tables (rich) and runs are imported by the commands that use them
     from rich.console import Console
@@ -180,6 +180,10 @@ def _print_validation(report: dict[str, object], console: Console) -> None:
                    "to set beside the paper's); card: each model card's intent (see surestep prm scorers).")
 @click.option("--device", default="cpu", show_default=True,
               help="cpu, cuda or cuda:N (the protocol sets the dtype).")
+@click.option("--device-map", "device_map", type=click.Choice(DEVICE_MAPS),
+              help="Spread a PRM larger than one GPU over every visible GPU (accelerate's device_map, "
+                   "passed to from_pretrained; replaces --device: inputs go to the first layer's device). "
+                   "With --ray, over each replica's --gpus-per-replica.")
 @click.option("--batch-tokens", "batch_tokens", type=click.IntRange(min=1), default=16384, show_default=True,
               help="Padded tokens per forward pass; instances are bucketed by length.")
 @click.option("--max-length", "max_length", type=click.IntRange(min=8),
@@ -198,7 +202,12 @@ def _print_validation(report: dict[str, object], console: Console) -> None:
               help="critic: longest reply.")
 @click.option("--few-shot", "few_shot", type=click.Path(path_type=Path), metavar="JSONL",
               help="critic: worked examples (question, steps, validity, redundancy) to show first.")
-@click.option("--limit", type=click.IntRange(min=1), help="Score only the first N records.")
+@click.option("--limit", type=click.IntRange(min=1),
+              help="Score a stratified sample of N records: spread over the nine error categories as evenly "
+                   "as they allow, drawn with a fixed seed (0) and recorded in the manifest, so resuming "
+                   "scores the same instances; a larger N keeps a smaller N's records.")
+@click.option("--first", type=click.IntRange(min=1),
+              help="Score only the first N records, in data order (not with --limit).")
 @click.option("--chunk", type=click.IntRange(min=1), default=64, show_default=True,
               help="Instances per commit to the run store.")
 @click.option("--threshold", type=float,
@@ -215,6 +224,7 @@ def run_command(
     out: Path,
     protocol: str,
     device: str,
+    device_map: str | None,
     batch_tokens: int,
     max_length: int | None,
     tokenizer: str | None,
@@ -226,6 +236,7 @@ def run_command(
     max_tokens: int,
     few_shot: Path | None,
     limit: int | None,
+    first: int | None,
     chunk: int,
     threshold: float | None,
     threshold_redundancy: float | None,
@@ -243,6 +254,8 @@ def run_command(
     from surestep.runs.distributed_prm import run_placed_prm
     from surestep.runs.prm_run import PRMRunRequest, prm_run_cost, score_run
 
+    if limit is not None and first is not None:
+        raise click.UsageError("give --limit (a stratified sample) or --first (the first records), not both")
     placement = take_placement(spread, out)
     prices = resolve_prices(price_input, price_output, None)  # a half-given price fails before scoring
 
@@ -254,6 +267,7 @@ def run_command(
         options=ScorerOptions(
             protocol=protocol,
             device=device,
+            device_map=device_map,
             batch_tokens=batch_tokens,
             max_length=max_length,
             trust_remote_code=trust_remote_code,
@@ -266,6 +280,7 @@ def run_command(
             few_shot=few_shot,
         ),
         limit=limit,
+        first=first,
         chunk=chunk,
     )
     console = Console(stderr=True)
@@ -281,12 +296,16 @@ def run_command(
 
         bench, predictions_path = run_placed_prm(request, placement, progress=show)
     result = score_run(out, bench, threshold=threshold, redundancy_threshold=threshold_redundancy)
+    cost = prm_run_cost(out, prices)
     if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        body = result.to_json()
+        if cost.total.missing < cost.total.draws:  # a served scorer (the critic) reported tokens
+            body["cost"] = cost.to_dict()
+        sys.stdout.write(json.dumps(body, ensure_ascii=False) + "\n")
     else:
         print_prmbench(result, Console())
     console.print(f"predictions: {predictions_path}", highlight=False)
-    line = critic_cost_line(prm_run_cost(out, prices))
+    line = critic_cost_line(cost)
     if line is not None:
         console.print(line, highlight=False)
 

@@ -76,6 +76,7 @@ class TransformersScorer:
         max_length: int | None = None,
         trust_remote_code: bool = False,
         tokenizer: str | None = None,
+        device_map: str | None = None,
     ) -> None:
         try:
             import torch
@@ -88,18 +89,27 @@ class TransformersScorer:
         self._transformers = transformers
         self.protocol = protocol
         self.defaults = self.protocol_defaults()
-        self.device = device
+        self.device_map = device_map
+        if device_map is not None:
+            _require_accelerate()
         self.batch_tokens = batch_tokens
         self.trust_remote_code = trust_remote_code
-        self.dtype = _torch_dtype(torch, self.defaults, device)
+        on_gpu = torch.cuda.is_available() if device_map is not None else device.startswith("cuda")
+        self.dtype = _torch_dtype(torch, self.defaults, "cuda" if on_gpu else "cpu")
         # transformers renamed torch_dtype to dtype in 4.56
         dtype_name = "dtype" if _version(transformers.__version__) >= (4, 56) else "torch_dtype"
         self.dtype_kwargs = {dtype_name: self.dtype}
+        self.device = device
         try:
             self.tokenizer = self._load_tokenizer(tokenizer or model, fallback=tokenizer is None)
-            self.model = self.load_model(model).to(device).eval()
+            loaded = self.load_model(model)
+            self.model = (loaded if device_map is not None else loaded.to(device)).eval()
         except (OSError, ValueError) as exc:
             raise SurestepError(f"cannot load {self.name} model {model!r}: {exc}") from None
+        self.read_device = None  # under a device map: where the head is, for the reads
+        if device_map is not None:  # inputs go to the first layer's device
+            self.device = _weight_device(self.model.get_input_embeddings(), device)
+            self.read_device = _weight_device(_read_head(self.model), None)
         context = getattr(self.model.config, "max_position_embeddings", None)
         cut = max_length or self.defaults.truncation.value
         self.max_length = min(x for x in (cut if isinstance(cut, int) else None, context, 1 << 20) if x)
@@ -157,6 +167,8 @@ class TransformersScorer:
         transformers only warns and initialises missing weights at random (a ReasonEval
         ``score_head`` or a Skywork ``v_head`` among them); that would score with noise.
         """
+        if self.device_map is not None:  # accelerate places the layers over every visible GPU (and the CPU)
+            kwargs["device_map"] = self.device_map
         model, info = cls.from_pretrained(path, output_loading_info=True, **self.dtype_kwargs, **kwargs)
         missing = sorted(info.get("missing_keys") or ())
         mismatched = sorted(str(entry[0] if isinstance(entry, tuple) else entry)
@@ -234,6 +246,8 @@ class TransformersScorer:
                     kept_counts.append(len(kept))
                 outputs = self.forward(ids.to(self.device), mask.to(self.device))
                 picked = outputs[torch.tensor(rows), torch.tensor(cols)]
+                if self.read_device is not None:  # under a device map the head may be on another device
+                    picked = picked.to(self.read_device)
                 validity, redundancy = self.read_scores(picked if self.prmbench else picked.float())
                 validity_list = validity.cpu().tolist()
                 redundancy_list = None if redundancy is None else redundancy.cpu().tolist()
@@ -284,6 +298,28 @@ class LabelTokenScorer(HiddenStateScorer):
         if getattr(head, "bias", None) is not None:
             logits = logits + head.bias[rows].float()
         return logits.softmax(dim=-1)[:, 0], None
+
+
+def _require_accelerate() -> None:
+    """A device map is accelerate's work; it is optional (extras ``local`` and ``prm`` bring it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("accelerate") is None:
+        raise SurestepError(
+            "--device-map needs the accelerate package, which places a model's layers over several "
+            "devices: pip install 'accelerate>=1.0' (or surestep[prm])"
+        )
+
+
+def _weight_device(module: Any, default: Any) -> Any:
+    weight = getattr(module, "weight", None)
+    return default if weight is None else weight.device
+
+
+def _read_head(model: Any) -> Any:
+    """The layer ``read_scores`` applies: the output embeddings, or a rebuilt checkpoint's ``head``."""
+    head = model.get_output_embeddings()
+    return head if head is not None else getattr(model, "head", None)
 
 
 def _torch_dtype(torch: Any, defaults: ProtocolDefaults, device: str) -> Any:

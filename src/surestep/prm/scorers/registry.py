@@ -18,6 +18,9 @@ from surestep.prm.scorers.base import PRMScorer
 from surestep.prm.scorers.critic import CriticScorer, load_few_shot
 from surestep.prm.scorers.transformers_prm import TRANSFORMERS_SCORERS
 
+DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
+"""The placements accelerate computes (``from_pretrained(device_map=...)``)."""
+
 
 @dataclass(frozen=True)
 class ScorerOptions:
@@ -35,6 +38,13 @@ class ScorerOptions:
     concurrency: int = 16
     max_tokens: int = 2048
     few_shot: Path | None = None
+    device_map: str | None = None  # transformers families: accelerate's placement over several devices
+
+    def placement(self, scorer: str) -> dict[str, object]:
+        """Where a transformers scorer runs (for the manifest; it may change on resume)."""
+        if scorer == CriticScorer.name:
+            return {}
+        return {"device": self.device if self.device_map is None else None, "device_map": self.device_map}
 
     def identity(self, scorer: str) -> dict[str, object]:
         """The options that change a scorer's outputs (a resumed run must keep them)."""
@@ -100,6 +110,8 @@ def build_scorer(name: str, model: str, options: ScorerOptions) -> PRMScorer:
     if options.reward_differences and name != "skywork-prm":
         raise SurestepError("--reward-differences applies to the skywork-prm scorer only")
     if name == CriticScorer.name:
+        if options.device_map is not None:
+            raise SurestepError("--device-map applies to the transformers scorers, not critic")
         if not options.base_url:
             raise SurestepError("the critic scorer needs --base-url (an OpenAI-compatible server, …/v1)")
         if options.few_shot is not None and options.protocol == PRMBENCH:
@@ -127,5 +139,6 @@ def build_scorer(name: str, model: str, options: ScorerOptions) -> PRMScorer:
         max_length=options.max_length,
         trust_remote_code=options.trust_remote_code,
         tokenizer=options.tokenizer,
+        device_map=options.device_map,
         **family_options,
     )
