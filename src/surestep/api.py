@@ -652,20 +652,40 @@ def compare(
         raise SurestepError(f"cannot compare a {kinds[0]} run ({a}) with a {kinds[1]} run ({b})")
     names = (a.name, b.name) if a.name != b.name else (str(a), str(b))
     if kinds[0] == "prm":
+        prm_a, prm_b = read_prm_run(a), read_prm_run(b)
         comparison = compare_prm_runs(
-            read_prm_run(a),
-            read_prm_run(b),
-            names=names,
-            resamples=resamples,
-            confidence=confidence,
-            seed=seed,
+            prm_a, prm_b, names=names, resamples=resamples, confidence=confidence, seed=seed
         )
+        in_b = set(prm_b.predictions.by_id)
+        shared = [i for i in prm_a.predictions.by_id if i in in_b]
+        comparison = replace(comparison, cost=_prm_cost_comparison(a, b, price_input, price_output, shared))
     else:
         view_a = replace(load_stability_run(a, resamples=0, seed=seed, with_texts=False), name=names[0])
         view_b = replace(load_stability_run(b, resamples=0, seed=seed, with_texts=False), name=names[1])
         comparison = compare_runs(view_a, view_b, resamples=resamples, confidence=confidence, seed=seed)
         comparison = replace(comparison, cost=_cost_comparison(view_a, view_b, price_input, price_output))
     return CompareResult(kinds[0], comparison)
+
+
+def _prm_cost_comparison(
+    a: Path, b: Path, price_input: float | None, price_output: float | None, shared: Sequence[str]
+) -> CostComparison | None:
+    """A critic's tokens and cost per validly scored instance of two PRM runs over the instances
+    both scored (None when neither run has token counts, as with local PRMs)."""
+    from surestep.metrics.cost import DrawTokens, compare_cost, resolve_prices
+    from surestep.runs.prm_run import PredictionStore
+
+    tokens = []
+    for directory in (a, b):
+        store = PredictionStore(directory)
+        try:
+            tokens.append([DrawTokens(i, None, p, c, valid) for i, p, c, valid in store.tokens()])
+        finally:
+            store.close()
+    if all(d.prompt is None or d.completion is None for d in (*tokens[0], *tokens[1])):
+        return None
+    prices = resolve_prices(price_input, price_output, None)
+    return compare_cost(tokens[0], tokens[1], prices, prices, shared)
 
 
 def _cost_comparison(

@@ -287,12 +287,16 @@ def run_command(
 
         bench, predictions_path = run_placed_prm(request, placement, progress=show)
     result = score_run(out, bench, threshold=threshold, redundancy_threshold=threshold_redundancy)
+    cost = prm_run_cost(out, prices)
     if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        body = result.to_json()
+        if cost.total.missing < cost.total.draws:  # a served scorer (the critic) reported tokens
+            body["cost"] = cost.to_dict()
+        sys.stdout.write(json.dumps(body, ensure_ascii=False) + "\n")
     else:
         print_prmbench(result, Console())
     console.print(f"predictions: {predictions_path}", highlight=False)
-    line = critic_cost_line(prm_run_cost(out, prices))
+    line = critic_cost_line(cost)
     if line is not None:
         console.print(line, highlight=False)
 

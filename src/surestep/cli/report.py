@@ -167,7 +167,8 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
             f"left out: {comparison.invalid} instances with an invalid prediction in A or B", style="dim"
         )
     if comparison.cost is not None:
-        console.print(cost_line(comparison.cost))
+        per = "validly scored instance" if comparison.unit == "instances" else "correct answer"
+        console.print(cost_line(comparison.cost, per=per))
     if comparison.bon is not None:
         for side in ("a", "b"):
             described = comparison.bon[side]
@@ -184,8 +185,9 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
             )
 
 
-def cost_line(cost: CostComparison) -> str:
-    """Tokens and cost per correct answer of A and B over the shared problems, and B − A."""
+def cost_line(cost: CostComparison, per: str = "correct answer") -> str:
+    """Tokens and cost per correct answer (PRM runs: per validly scored instance) of A and B over
+    what they share, and B − A."""
 
     def number(value: float | None, money: bool) -> str:
         if value is None:
@@ -196,12 +198,12 @@ def cost_line(cost: CostComparison) -> str:
         return "–" if value is None else ("+" if value >= 0 else "−") + number(abs(value), money)
 
     line = (
-        f"tokens per correct answer: A {number(cost.a.tokens_per_correct, False)}, "
+        f"tokens per {per}: A {number(cost.a.tokens_per_correct, False)}, "
         f"B {number(cost.b.tokens_per_correct, False)}, B − A {signed(cost.tokens_per_correct_delta, False)}"
     )
     if cost.prices_a is None or cost.prices_b is None:
         return line + " (no cost: give --price-input and --price-output)"
     return line + (
-        f"\ncost per correct answer (USD): A {number(cost.a.cost_per_correct, True)}, "
+        f"\ncost per {per} (USD): A {number(cost.a.cost_per_correct, True)}, "
         f"B {number(cost.b.cost_per_correct, True)}, B − A {signed(cost.cost_per_correct_delta, True)}"
     )
