@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -435,5 +435,34 @@ def demo_command(out: Path, n: int, max_tokens: int, limit: int | None, device: 
     take_placement(options, out)
     grading = _split_grading(options)
     request, ks = _generate_request(options)
+    # the stop rule of models/local.py: a draw may not end before it states an answer
+    request = replace(request, backend_options={**request.backend_options, "until_answer": True})
     _run_generation(request, quiet)
     _grade_and_score(out, grading, ks, True, False)
+    _read_demo(out)
+
+
+def _read_demo(out: Path) -> None:
+    """The demo's last lines: the share of draws without an answer, and a sentence reading the figures."""
+    from surestep.metrics.dataset import GREEDY_KEY, g_pass_key
+    from surestep.report.sentence import no_answer_line, reading
+    from surestep.runs.pipeline import scored_draws
+    from surestep.runs.results import read_results
+
+    store, manifest = open_run(out)
+    with store:
+        draws = scored_draws(store, manifest)
+    results = read_results(out)
+    k, figures = results.scored_with.headline_k, results.score.metrics
+    click.echo(no_answer_line(sum(d.answer is None for d in draws), len(draws)))
+    at_half, at_all = figures.get(g_pass_key(k, 0.5)), figures.get(g_pass_key(k, 1.0))
+    if at_half is not None and at_all is not None:
+        text = reading(
+            k=k,
+            n=results.score.n,
+            problems=results.score.num_problems,
+            at_half=at_half,
+            at_all=at_all,
+            greedy=figures.get(GREEDY_KEY),
+        )
+        click.echo(text)

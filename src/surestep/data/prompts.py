@@ -4,8 +4,8 @@ A template is plain text with ``{question}`` and optionally ``{options}`` (the c
 one per line as "A. text"). Built-in presets: ``default`` (English), ``zh`` (Chinese),
 ``livemathbench``, which follows the published protocol (reason step by step, put the
 final answer in \\boxed{}) in English or Chinese according to the problem's language,
-and ``brief`` (one sentence ending "The answer is N."), which tiny models such as the
-bundled 135M follow far more often than a request for \\boxed{}.
+and ``brief`` (one short line ending "The answer is N.", shown by three worked examples),
+which tiny models such as the bundled 135M follow far more often than a request for \\boxed{}.
 ``auto`` (the CLI's default) is ``livemathbench`` for LiveMathBench (the Hub dataset, or local
 files with its fields) and ``default`` for everything else; the manifest records the preset used.
 A user's template comes from a file (``--prompt path/to/template.txt``).
@@ -25,7 +25,19 @@ EN = (
     "Solve the following math problem. Work through it step by step, then give only the "
     "final answer inside \\boxed{{}}.\n\n{question}{options}"
 )
-BRIEF = '{question} Reply with one short sentence that ends with "The answer is <number>."{options}'
+# Few-shot: three worked examples of the reply wanted. Their questions are not phrased like the
+# demo's ("How much is", not "What is") and their answers (9, 11, 15) are no demo answer, so a
+# model that copies an example is graded wrong, never right by accident.
+BRIEF = (
+    'Answer in one short line that ends with "The answer is <number>.", as in these examples.\n'
+    "Q: How much is 6 + 3?\n"
+    "A: 6 + 3 = 9. The answer is 9.\n"
+    "Q: Jo had 20 cards and lost 9. How many cards are left?\n"
+    "A: 20 - 9 = 11. The answer is 11.\n"
+    "Q: How much is 5 times 3?\n"
+    "A: 5 times 3 is 15. The answer is 15.\n"
+    "Q: {question}{options}"
+)
 ZH = "请解答下面的数学题。请逐步推理，最后只把最终答案写在 \\boxed{{}} 中。\n\n{question}{options}"
 EN_OPTIONS = "\n\nChoices:\n{lines}\n\nAnswer with the letter of the correct choice."
 ZH_OPTIONS = "\n\n选项：\n{lines}\n\n请用正确选项的字母作答。"

