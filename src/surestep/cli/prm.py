@@ -202,7 +202,12 @@ def _print_validation(report: dict[str, object], console: Console) -> None:
               help="critic: longest reply.")
 @click.option("--few-shot", "few_shot", type=click.Path(path_type=Path), metavar="JSONL",
               help="critic: worked examples (question, steps, validity, redundancy) to show first.")
-@click.option("--limit", type=click.IntRange(min=1), help="Score only the first N records.")
+@click.option("--limit", type=click.IntRange(min=1),
+              help="Score a stratified sample of N records: spread over the nine error categories as evenly "
+                   "as they allow, drawn with a fixed seed (0) and recorded in the manifest, so resuming "
+                   "scores the same instances; a larger N keeps a smaller N's records.")
+@click.option("--first", type=click.IntRange(min=1),
+              help="Score only the first N records, in data order (not with --limit).")
 @click.option("--chunk", type=click.IntRange(min=1), default=64, show_default=True,
               help="Instances per commit to the run store.")
 @click.option("--threshold", type=float,
@@ -231,6 +236,7 @@ def run_command(
     max_tokens: int,
     few_shot: Path | None,
     limit: int | None,
+    first: int | None,
     chunk: int,
     threshold: float | None,
     threshold_redundancy: float | None,
@@ -248,6 +254,8 @@ def run_command(
     from surestep.runs.distributed_prm import run_placed_prm
     from surestep.runs.prm_run import PRMRunRequest, prm_run_cost, score_run
 
+    if limit is not None and first is not None:
+        raise click.UsageError("give --limit (a stratified sample) or --first (the first records), not both")
     placement = take_placement(spread, out)
     prices = resolve_prices(price_input, price_output, None)  # a half-given price fails before scoring
 
@@ -272,6 +280,7 @@ def run_command(
             few_shot=few_shot,
         ),
         limit=limit,
+        first=first,
         chunk=chunk,
     )
     console = Console(stderr=True)

@@ -5,12 +5,17 @@ A spec is a JSONL file, a directory of JSONL files (read in name order), or
 Instances follow the reference evaluator: ``{classification}_{idx}`` for each record (the first
 occurrence of a repeated id wins), and for every ``redundency`` record an all-correct instance
 ``correct_{idx}`` built from the original question and solution.
+
+A quick run scores part of the data: the first N records (``load_prmbench(limit=N)``, ``prm run
+--first N``) or a stratified sample of N records spread over the nine categories
+(``stratified_sample``, ``prm run --limit N``).
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +52,8 @@ REDUNDANCY_CATEGORIES = frozenset({"redundency", "circular"})
 F1_ONLY_CATEGORIES = frozenset({"multi_solutions"})
 """Categories without erroneous steps, whose PRMScore is the positive F1 alone."""
 HUB_DATASET = "hf:hitsmy/PRMBench_Preview"
+SAMPLE_SEED = 0
+"""Seed of ``prm run --limit N``'s stratified sample (the command has no ``--seed`` of its own)."""
 
 
 @dataclass(frozen=True)
@@ -249,3 +256,100 @@ def category_counts(instances: Sequence[PRMInstance]) -> dict[str, dict[str, int
                 "error_steps": sum(len(i.error_positions) for i in chosen),
             }
     return counts
+
+
+def stratified_sample(bench: PRMBench, n: int, *, seed: int = SAMPLE_SEED) -> tuple[str, ...]:
+    """The ids of ``n`` records' instances spread over the nine categories as evenly as they allow.
+
+    Each category's records (``{classification}_{idx}``: one per record, the first occurrence of
+    a repeated id) are shuffled with ``seed``, and so is the order of the categories; the sample
+    is the first ``n`` picks of a round robin over the categories in that order, each giving its
+    next record until it has none left. So the counts of two categories differ by at most one
+    unless one runs out (its share then goes to the others), the first categories in the shuffled
+    order take the remainder, and a larger ``n`` keeps every record of a smaller one (a run grown
+    from ``--limit 90`` to ``--limit 400`` scores none again). Ids come back in data order.
+    """
+    if n < 1:
+        raise ValueError(f"a sample needs at least one record, got {n}")
+    rng = random.Random(seed)
+    pools: dict[str, list[str]] = {key: [] for key in CATEGORY_KEYS}
+    for instance in bench.instances:
+        if instance.category != CORRECT:
+            pools[instance.category].append(instance.id)
+    for key in CATEGORY_KEYS:
+        rng.shuffle(pools[key])
+    order = [key for key in CATEGORY_KEYS if pools[key]]
+    rng.shuffle(order)
+    chosen: set[str] = set()
+    depth = 0
+    while len(chosen) < n and order:
+        order = [key for key in order if depth < len(pools[key])]
+        for key in order:
+            if len(chosen) == n:
+                break
+            chosen.add(pools[key][depth])
+        depth += 1
+    return tuple(i.id for i in bench.instances if i.id in chosen)
+
+
+def select_records(bench: PRMBench, ids: Sequence[str]) -> PRMBench:
+    """The part of ``bench`` made from the records whose instances are ``ids`` (``correct_{idx}``
+    comes with ``redundency_{idx}``), in data order, with their faults; ``records`` counts them."""
+    unknown = [i for i in ids if i not in bench.by_id or bench.by_id[i].category == CORRECT]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f", … ({len(unknown) - 5} more)" if len(unknown) > 5 else "")
+        raise InputError(f"{len(unknown)} selected instance(s) are not records of the data: {shown}",
+                         path=bench.spec)
+    keep = set(ids)
+    keep |= {f"{CORRECT}_{bench.by_id[i].idx}" for i in ids if bench.by_id[i].category == "redundency"}
+    return replace(
+        bench,
+        instances=tuple(i for i in bench.instances if i.id in keep),
+        past_end=tuple(f for f in bench.past_end if f.id in keep),
+        duplicates=tuple(f for f in bench.duplicates if f.id in keep),
+        records=len(set(ids)),
+    )
+
+
+def select_data(
+    data: str,
+    *,
+    limit: int | None = None,
+    first: int | None = None,
+    seed: int = SAMPLE_SEED,
+    recorded: Mapping[str, Any] | None = None,
+) -> tuple[PRMBench, dict[str, Any]]:
+    """The instances a PRM run scores, and the manifest fields that say which: ``limit`` and
+    ``first`` as given, ``records``, and for a stratified sample ``selection`` (its size, seed and
+    ids). ``recorded`` is the run directory's manifest, if any: where it holds a sample of the same
+    data, size and seed, its ids are used again rather than drawn anew."""
+    if first is not None and limit is not None:
+        raise InputError("give either a stratified sample (--limit) or the first records (--first), not both")
+    fields: dict[str, Any] = {"limit": limit, "first": first}
+    if limit is None:
+        bench = load_prmbench(data, limit=first)
+        return bench, {**fields, "records": bench.records}
+    everything = load_prmbench(data)
+    previous = recorded.get("selection") if recorded and recorded.get("data") == data else None
+    if (
+        isinstance(previous, Mapping)
+        and previous.get("method") == "stratified"
+        and previous.get("size") == limit
+        and previous.get("seed") == seed
+    ):
+        ids = tuple(str(i) for i in previous.get("ids", ()))
+    else:
+        ids = stratified_sample(everything, limit, seed=seed)
+    bench = select_records(everything, ids)
+    selection = {"method": "stratified", "size": limit, "seed": seed, "ids": list(ids)}
+    return bench, {**fields, "records": bench.records, "selection": selection}
+
+
+def load_run_data(manifest: Mapping[str, Any]) -> PRMBench:
+    """The instances a PRM run's manifest says it scores. (A run made before stratified samples
+    recorded only ``limit``, which then meant the first records.)"""
+    selection = manifest.get("selection")
+    if isinstance(selection, Mapping):
+        return select_records(load_prmbench(manifest["data"]), [str(i) for i in selection["ids"]])
+    first = manifest.get("first", manifest.get("limit"))
+    return load_prmbench(manifest["data"], limit=None if first is None else int(first))

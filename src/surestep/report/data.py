@@ -20,7 +20,7 @@ from surestep.errors import SurestepError
 from surestep.metrics import StabilityProtocol, g_pass_at_k, mg_pass_at_k, pass_at_k
 from surestep.metrics.cost import CostSummary
 from surestep.metrics.dataset import GREEDY_KEY, drop_key, g_pass_key, mg_pass_key, pass_key
-from surestep.prm.data import CATEGORIES, PRMBench, load_prmbench
+from surestep.prm.data import CATEGORIES, PRMBench, load_run_data
 from surestep.prm.predictions import PredictionSet, load_predictions
 from surestep.prm.protocol import protocol_summary, run_thresholds
 from surestep.prm.scoring import PRMBenchScore, ScoringOptions, score_predictions
@@ -392,7 +392,7 @@ def read_prm_run(directory: Path) -> PRMRun:
     predictions_path = directory / PREDICTIONS
     if not predictions_path.exists():
         raise SurestepError(f"{directory}: no {PREDICTIONS} yet (finish the run: surestep prm run ...)")
-    bench = load_prmbench(manifest["data"], limit=manifest.get("limit"))
+    bench = load_run_data(manifest)  # the records it scored: all, the first N or a stratified sample
     return PRMRun(directory, manifest, bench, load_predictions(predictions_path, bench))
 
 

@@ -10,7 +10,7 @@ the one ``prm_run.run_prm`` writes, plus the shard.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,8 +39,9 @@ def run_placed_prm(
     return _run_prm_spread(request, placement, progress)
 
 
-def prm_manifest(request: PRMRunRequest, bench: PRMBench) -> dict[str, Any]:
-    """The manifest ``prm_run.run_prm`` writes for this request (tests keep the two equal)."""
+def prm_manifest(request: PRMRunRequest, selection: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest ``prm_run.run_prm`` writes for this request (tests keep the two equal);
+    ``selection``: which records, from ``prm.data.select_data``."""
     from surestep import __version__
 
     return {
@@ -48,8 +49,7 @@ def prm_manifest(request: PRMRunRequest, bench: PRMBench) -> dict[str, Any]:
         "scorer": request.scorer,
         "model": request.model,
         "data": request.data,
-        "limit": request.limit,
-        "records": bench.records,
+        **selection,
         **request.options.identity(request.scorer),
         "defaults": request.options.defaults(request.scorer),
         **request.options.placement(request.scorer),
@@ -66,12 +66,15 @@ def length_ordered_chunks(todo: Sequence[tuple[int, PRMInstance]], size: int) ->
 def _run_prm_spread(
     request: PRMRunRequest, placement: Placement, progress: Callable[[PRMRunProgress], None] | None
 ) -> tuple[PRMBench, Path]:
-    from surestep.prm.data import load_prmbench
+    from surestep.prm.data import select_data
     from surestep.runs.grading_job import write_jsonl_atomic
-    from surestep.runs.prm_run import PREDICTIONS, PredictionStore, PRMRunProgress, _reconcile
+    from surestep.runs.prm_run import PREDICTIONS, PredictionStore, PRMRunProgress, _reconcile, read_manifest
 
-    bench = load_prmbench(request.data, limit=request.limit)
-    manifest = prm_manifest(request, bench)
+    bench, selection = select_data(
+        request.data, limit=request.limit, first=request.first, seed=request.sample_seed,
+        recorded=read_manifest(request.out),
+    )
+    manifest = prm_manifest(request, selection)
     shard = placement.shard
     positions = range(len(bench.instances)) if shard is None else shard.positions(len(bench.instances))
     if shard is not None:

@@ -5,6 +5,11 @@ resume; and every default the protocol implies, with its source),
 ``predictions.sqlite`` (one row per finished instance, committed chunk by chunk, WAL) and, at
 the end, ``predictions.jsonl`` in the format ``surestep prm score`` reads. A finished instance
 is never scored again.
+
+Which records are scored is part of the manifest: all of them, the first N (``first``), or a
+stratified sample of N (``limit``, with ``selection``: the seed and the chosen instance ids).
+Resuming with the same options scores the recorded ids, so a run finishes the instances it
+started; the report reads the same ids back (``prm.data.select_data``, ``load_run_data``).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from surestep import __version__
 from surestep.errors import SurestepError
-from surestep.prm.data import PRMBench, PRMInstance, load_prmbench
+from surestep.prm.data import SAMPLE_SEED, PRMBench, PRMInstance, select_data
 from surestep.prm.scorers.base import PRMScorer, SolutionToScore, StepScores
 from surestep.prm.scorers.registry import ScorerOptions, build_scorer
 from surestep.runs.grading_job import write_jsonl_atomic
@@ -36,6 +41,8 @@ IDENTITY_FIELDS = (
     "tokenizer", "max_length", "reward_differences",  # transformers families
     "few_shot", "max_tokens",  # critic
 )
+SELECTION_FIELDS = ("limit", "first", "records", "selection")
+"""What a resumed run may change (a grown sample, say): the manifest then records the latest."""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
     id TEXT PRIMARY KEY,
@@ -57,8 +64,10 @@ class PRMRunRequest:
     data: str
     out: Path
     options: ScorerOptions
-    limit: int | None = None
+    limit: int | None = None  # a stratified sample of this many records (``stratified_sample``)
     chunk: int = 64
+    first: int | None = None  # the first this many records, in data order (not with ``limit``)
+    sample_seed: int = SAMPLE_SEED  # the seed of ``limit``'s sample
 
 
 @dataclass(frozen=True)
@@ -168,6 +177,9 @@ def _reconcile(directory: Path, new: dict[str, Any]) -> None:
     )
     if error is not None:
         raise error
+    if any(existing.get(key) != new.get(key) for key in SELECTION_FIELDS):
+        kept = {key: value for key, value in existing.items() if key not in SELECTION_FIELDS}
+        write_json_atomic(directory / MANIFEST, {**kept, **{k: new[k] for k in SELECTION_FIELDS if k in new}})
 
 
 def run_prm(
@@ -177,14 +189,16 @@ def run_prm(
     scorer: PRMScorer | None = None,
 ) -> tuple[PRMBench, Path]:
     """Score every unfinished instance, committing each chunk; returns the data and predictions path."""
-    bench = load_prmbench(request.data, limit=request.limit)
+    bench, selection = select_data(
+        request.data, limit=request.limit, first=request.first, seed=request.sample_seed,
+        recorded=read_manifest(request.out),
+    )
     manifest = {
         "kind": "prm",
         "scorer": request.scorer,
         "model": request.model,
         "data": request.data,
-        "limit": request.limit,
-        "records": bench.records,
+        **selection,
         **request.options.identity(request.scorer),
         "defaults": request.options.defaults(request.scorer),
         **request.options.placement(request.scorer),
