@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from surestep.errors import InputError
-from surestep.prm.data import CORRECT, REDUNDANCY_CATEGORIES, load_prmbench
+from surestep.prm.data import CATEGORY_KEYS, CORRECT, REDUNDANCY_CATEGORIES, load_prmbench
 from surestep.prm.predictions import PredictionSet, StepPrediction, load_predictions
 from surestep.prm.reference import reference_scores
 from surestep.prm.scoring import (
@@ -18,7 +18,7 @@ from surestep.prm.scoring import (
     score_predictions,
     tune_split,
 )
-from tests.conftest import write_jsonl
+from tests.conftest import prm_record, write_jsonl
 
 
 @pytest.fixture
@@ -103,9 +103,44 @@ def _random_predictions(bench, seed: int) -> PredictionSet:
     return PredictionSet("random.jsonl", tuple(items))
 
 
+def _generated_prmbench(path, *, problems: int, seed: int):
+    """PRMBench-shaped records over the nine categories: random lengths, one to three error steps
+    (none on MS, now and then none elsewhere, now and then one past the last step), and problems
+    without a ``redundency`` record, so some modified solutions have no correct partner."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for p in range(problems):
+        original = int(rng.integers(1, 10))
+        for category in CATEGORY_KEYS:
+            if category != "redundency" and rng.random() < 0.15:
+                continue
+            if category == "redundency" and rng.random() < 0.1:
+                continue
+            n = int(rng.integers(1, 13))
+            errors: list[int] = []
+            if category != "multi_solutions" and rng.random() > 0.05:
+                errors = sorted({int(e) for e in rng.integers(1, n + 1, size=int(rng.integers(1, 4)))})
+            if category != "multi_solutions" and rng.random() < 0.05:
+                errors.append(n + int(rng.integers(1, 4)))
+            records.append(prm_record(category, f"g{p}", n, errors, original_steps=original))
+    return load_prmbench(str(write_jsonl(path, records)))
+
+
+def test_vectorised_scores_equal_the_reference_walk_on_generated_data(tmp_path):
+    """The check below on the full benchmark, on generated records, so it runs without ../shared."""
+    bench = _generated_prmbench(tmp_path / "generated.jsonl", problems=120, seed=11)
+    assert {i.category for i in bench.instances} == {*CATEGORY_KEYS, CORRECT}
+    assert bench.past_end  # errors past the last step are in the data
+    _assert_vectorised_equals_reference(bench, seed=5)
+
+
 def test_vectorised_scores_equal_the_reference_walk_on_the_full_benchmark(shared_data):
     bench = load_prmbench(str(shared_data / "prmbench" / "full"))
-    predictions = _random_predictions(bench, seed=3)
+    _assert_vectorised_equals_reference(bench, seed=3)
+
+
+def _assert_vectorised_equals_reference(bench, *, seed: int) -> None:
+    predictions = _random_predictions(bench, seed=seed)
     options = ScoringOptions(threshold=0.45, redundancy_threshold=0.6, resamples=0, baselines=False)
     score = score_predictions(bench, predictions, options)
     table = build_table([(i, predictions.by_id[i.id]) for i in bench.instances], options)
