@@ -1,7 +1,9 @@
 """``surestep run --model vllm:DIR`` end to end: the engine in the CLI's own process.
 
-This one engine runs as users run it, compiled (the other test engines are eager), so it takes
-minutes to start. Its stdout must hold the score sheet alone: vLLM logs to stdout unless told.
+Its stdout must hold the score sheet alone: vLLM logs to stdout unless told. The engine is eager,
+given ``{"enforce_eager": true}`` through $SURESTEP_VLLM_ENGINE_ARGS (which the manifest then
+shows): compiled, vLLM's CPU build takes 2.5 to 6 minutes to start on two cores, every time.
+SURESTEP_ENGINE_TEST_COMPILED=1 runs it compiled, as users run it by default.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ import sys
 from pathlib import Path
 
 from surestep.models import SamplingParams
+from surestep.models.vllm_engine import ENGINE_ARGS_ENV
 from surestep.runs.pipeline import GREEDY, SAMPLE, GenerationPlan, draw_seed
 from tests.conftest import DEMO_PROBLEMS
-from tests.engines.conftest import ENGINE_DTYPE, ENGINE_MEMORY, MAX_MODEL_LEN, NEEDS_VLLM
+from tests.engines.conftest import EAGER, ENGINE_DTYPE, ENGINE_MEMORY, MAX_MODEL_LEN, NEEDS_VLLM
 
 pytestmark = NEEDS_VLLM
 
 RUN_SECONDS = 1800
-"""The engine compiles the model when it starts: minutes on a loaded two-core machine."""
+"""Compiled, the engine takes minutes to start on a loaded two-core machine."""
+COMPILED = os.environ.get("SURESTEP_ENGINE_TEST_COMPILED") == "1"
 PROBLEMS, N, BLOCK, SEED = 3, 4, 4, 7
 
 
@@ -37,7 +41,8 @@ def test_surestep_run_with_vllm_in_process(engine_model: Path, tmp_path: Path):
     ]
     result = subprocess.run(
         [sys.executable, "-m", "surestep", *args], capture_output=True, text=True, timeout=RUN_SECONDS,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=False,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", ENGINE_ARGS_ENV: "" if COMPILED else json.dumps(EAGER)},
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-6000:]
     sheet = json.loads(result.stdout)
@@ -47,6 +52,7 @@ def test_surestep_run_with_vllm_in_process(engine_model: Path, tmp_path: Path):
     [engine] = manifest["engines"]
     assert engine["server"] == "vllm"
     assert engine["reported"]["dtype"] == ENGINE_DTYPE and engine["reported"]["max_model_len"] == MAX_MODEL_LEN
+    assert engine["reported"]["enforce_eager"] is not COMPILED  # the environment's arguments reached vllm.LLM
     kinds = {manifest["configs"][SAMPLE]: SAMPLE, manifest["configs"][GREEDY]: GREEDY}
     plan = GenerationPlan(n=N, sampling=SamplingParams(), seed=SEED, draws_per_request=BLOCK)
     with contextlib.closing(sqlite3.connect(out / "run.sqlite")) as db:

@@ -14,7 +14,13 @@ import pytest
 
 from surestep.errors import SurestepError
 from surestep.models import SamplingParams, parse_model_spec
-from surestep.models.vllm_engine import EngineOptions, engine_kwargs, sampling_kwargs
+from surestep.models.vllm_engine import (
+    ENGINE_ARGS_ENV,
+    EngineOptions,
+    engine_kwargs,
+    environment_engine_args,
+    sampling_kwargs,
+)
 
 VLLM_SAMPLING_DEFAULTS = {
     "presence_penalty": 0.0, "frequency_penalty": 0.0, "repetition_penalty": 1.0, "min_p": 0.0,
@@ -55,6 +61,16 @@ def test_extra_engine_arguments_come_last_and_win():
     options = EngineOptions(extra=(("enforce_eager", True), ("enable_chunked_prefill", True)))
     kwargs = engine_kwargs("m", options, on_cpu=True)
     assert kwargs["enforce_eager"] is True and kwargs["enable_chunked_prefill"] is True
+
+
+def test_engine_arguments_from_the_environment():
+    assert environment_engine_args({}) == {} and environment_engine_args({ENGINE_ARGS_ENV: " "}) == {}
+    given = {ENGINE_ARGS_ENV: '{"enforce_eager": true, "max_num_seqs": 8}'}
+    assert environment_engine_args(given) == {"enforce_eager": True, "max_num_seqs": 8}
+    with pytest.raises(SurestepError, match="not JSON"):
+        environment_engine_args({ENGINE_ARGS_ENV: "enforce_eager=1"})
+    with pytest.raises(SurestepError, match="JSON object"):
+        environment_engine_args({ENGINE_ARGS_ENV: "[1]"})
 
 
 @pytest.mark.parametrize(

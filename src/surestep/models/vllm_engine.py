@@ -15,6 +15,9 @@ docs/models.md); nothing else in surestep imports it.
 - The engine is stepped on one worker thread while the event loop takes new requests:
   they join the running batch at the next step (continuous batching), and each request is
   answered as soon as its last draw ends, so the pipeline commits draws as they finish.
+- Any other ``vllm.LLM`` argument: ``engine_options`` from Python, or the JSON object in
+  ``$SURESTEP_VLLM_ENGINE_ARGS`` (``'{"enforce_eager": true}'``: no compilation, an engine
+  that starts in seconds rather than minutes), which ``engine_options`` override.
 - On a CPU build, chunked prefill is turned off: splitting a seeded request's prompt over
   steps makes the engine rewind the request's generator, which a CPU generator cannot do
   ("CPU Generator does not use offset").
@@ -34,6 +37,24 @@ from surestep.errors import SurestepError
 from surestep.models.base import Completion, GenerationError, GenerationRequest, SamplingParams
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
+ENGINE_ARGS_ENV = "SURESTEP_VLLM_ENGINE_ARGS"
+"""A JSON object of further ``vllm.LLM`` arguments, for ``surestep run --model vllm:...``."""
+
+
+def environment_engine_args(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The ``vllm.LLM`` arguments in ``$SURESTEP_VLLM_ENGINE_ARGS`` ({} when it is unset or empty)."""
+    import json
+
+    text = (os.environ if environ is None else environ).get(ENGINE_ARGS_ENV, "").strip()
+    if not text:
+        return {}
+    try:
+        args = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SurestepError(f"${ENGINE_ARGS_ENV} is not JSON ({exc}): {text!r}") from None
+    if not isinstance(args, dict):
+        raise SurestepError(f"${ENGINE_ARGS_ENV} must be a JSON object of vllm.LLM arguments, got {text!r}")
+    return args
 
 
 @dataclass(frozen=True)
@@ -165,7 +186,7 @@ class VLLMBackend:
         self.max_concurrency = max(1, concurrency)
         self.options = EngineOptions(
             tensor_parallel_size, gpu_memory_utilization, max_model_len, dtype,
-            tuple(sorted((engine_options or {}).items())),
+            tuple(sorted({**environment_engine_args(), **(engine_options or {})}.items())),
         )
         self._vllm = vllm
         self._refusals: tuple[type[Exception], ...] = (ValueError, TypeError, VLLMClientError)
@@ -205,6 +226,7 @@ class VLLMBackend:
             "quantization": model_config.quantization,
             "prefix_caching": bool(config.cache_config.enable_prefix_caching),
             "chunked_prefill": bool(config.scheduler_config.enable_chunked_prefill),
+            "enforce_eager": bool(model_config.enforce_eager),
         }
         if current_platform.is_cuda_alike():
             reported["gpus"] = [current_platform.get_device_name(i) for i in range(parallel.world_size)]
