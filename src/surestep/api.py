@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +158,7 @@ async def run_async(
     price_output: float | None = None,
     progress: Callable[[GenerationProgress], None] | None = None,
     log: Callable[[str], None] | None = None,
+    invocation: Mapping[str, Any] | None = None,
 ) -> CompletedRun:
     """``surestep run`` as a coroutine: generate what is missing into ``out``, grade, score, write
     ``out/results.json`` and (with ``report``) ``out/report.html``.
@@ -168,7 +169,8 @@ async def run_async(
     with the generation's counters when the plan is known and after each request; ``log``
     receives the one-line summaries the CLI prints on stderr. Raises
     ``surestep.runs.jobs.IncompleteRunError`` when some draws could not be generated (calling
-    again retries only those).
+    again retries only those). ``invocation`` is the command line to record in the manifest
+    for ``surestep resume`` (the CLI passes its own; see ``surestep.runs.invocation``).
     """
     from surestep.runs import jobs
 
@@ -210,6 +212,7 @@ async def run_async(
         tensor_parallel_size=tensor_parallel_size,
         gpu_memory_utilization=gpu_memory_utilization,
         max_model_len=max_model_len,
+        invocation=invocation,
     )
     grading = jobs.grading_config(
         mode=mode,
@@ -295,6 +298,7 @@ def run(
     price_output: float | None = None,
     progress: Callable[[GenerationProgress], None] | None = None,
     log: Callable[[str], None] | None = None,
+    invocation: Mapping[str, Any] | None = None,
 ) -> CompletedRun:
     """``surestep run``: generate, grade, score, write results.json and the report (see ``run_async``).
 
@@ -354,6 +358,7 @@ def run(
             price_output=price_output,
             progress=progress,
             log=log,
+            invocation=invocation,
         )
     )
 

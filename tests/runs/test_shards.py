@@ -84,7 +84,8 @@ def test_four_shards_merged_are_the_run_one_job_makes(fault_server, cli, tmp_pat
     assert summary == {"kind": "run", "out": str(merged), "shards": 4, "items": 30, "rows": 30 * (N + 1),
                        "grades": 30 * (N + 1), "missing": 0}
     assert _contents(merged) == _contents(single)  # same problems in order, draws, seeds and grades
-    assert _manifest(merged, "engines") == _manifest(single, "engines")
+    assert _manifest(merged, "engines", "invocation") == _manifest(single, "engines", "invocation")
+    assert "invocation" not in _manifest(merged)  # a merged run is whole: nothing to resume
     scores = [cli("score", str(d), "--json") for d in (merged, single)]
     assert scores[0].returncode == 0 and scores[0].stdout == scores[1].stdout
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
+
+from surestep.cli.lazy import ARGV_KEY
 
 N = TypeVar("N", int, float)
 
@@ -33,3 +36,13 @@ def parse_int_list(value: str | None, name: str) -> tuple[int, ...] | None:
 def parse_float_list(value: str | None, name: str, *, low: float, high: float) -> tuple[float, ...] | None:
     """'0,0.5,1' -> (0.0, 0.5, 1.0), each within [low, high]."""
     return _parse_list(value, name, float, lambda item: low <= item <= high, f"numbers in [{low}, {high}]")
+
+
+def typed_invocation() -> dict[str, Any] | None:
+    """The command line being run, as a manifest records it for ``surestep resume``; None when
+    the command was not started from the ``surestep`` group (called from Python)."""
+    from surestep.runs.invocation import invocation_of
+
+    context = click.get_current_context(silent=True)
+    argv = None if context is None else context.meta.get(ARGV_KEY)
+    return None if not argv else invocation_of(argv, Path.cwd())

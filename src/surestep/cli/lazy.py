@@ -14,6 +14,9 @@ from typing import Any
 
 import click
 
+ARGV_KEY = "surestep.argv"
+"""``ctx.meta`` key of the arguments after the program name, as typed (read by ``surestep resume``)."""
+
 
 @dataclass(frozen=True)
 class LazyCommand:
@@ -41,6 +44,14 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Names of the eager and the lazy commands, sorted."""
         return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """As click does; the top-level group first keeps the arguments as typed in ``ctx.meta``."""
+        if ctx.parent is None:
+            ctx.meta.setdefault(ARGV_KEY, tuple(args))
+        return super().resolve_command(ctx, args)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The named command, imported now if it is lazy."""

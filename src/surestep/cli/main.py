@@ -57,6 +57,10 @@ COMMANDS = {
         "surestep.cli.report:report_command",
         "Write one self-contained HTML report for stability runs, PRM runs, or both.",
     ),
+    "resume": LazyCommand(
+        "surestep.cli.resume:resume_command",
+        "Continue RUN (a `run`, `generate`, `demo` or `prm run` directory) as its command would.",
+    ),
     "run": LazyCommand(
         "surestep.cli.run:run_command",
         "Generate, grade and score: the whole job, resumable at every step.",

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from surestep.cli.common import parse_int_list
+from surestep.cli.common import parse_int_list, typed_invocation
 from surestep.cli.cost_options import price_options
 from surestep.cli.grading_options import grading_options
 from surestep.cli.scale_out import scale_out_options, take_placement
@@ -317,7 +317,7 @@ def generate_command(quiet: bool, **options: Any) -> None:
     """Sample draws from a model into a run directory (resumes; generates only what is missing)."""
     placement = take_placement(options, options["out"])
     request, _ = _generate_request(options)
-    _run_generation(request, quiet, placement)
+    _run_generation(replace(request, invocation=typed_invocation()), quiet, placement)
 
 
 def _grade_and_score(
@@ -369,7 +369,7 @@ def run_command(
     if placement.spread:  # a shard, or Ray replicas: graded here while generated, then scored
         grading = _split_grading(options)
         request, ks = _generate_request(options)
-        _run_generation(request, quiet, placement, grading)
+        _run_generation(replace(request, invocation=typed_invocation()), quiet, placement, grading)
         _grade_and_score(request.out, grading, ks, ci, as_json, price_input, price_output)
         return
     from surestep.api import run
@@ -389,6 +389,7 @@ def run_command(
             report=False,
             progress=display.show,
             log=say,
+            invocation=typed_invocation(),
         )
     except IncompleteRunError as error:
         say(f"error: {error}")
@@ -436,7 +437,8 @@ def demo_command(out: Path, n: int, max_tokens: int, limit: int | None, device: 
     grading = _split_grading(options)
     request, ks = _generate_request(options)
     # the stop rule of models/local.py: a draw may not end before it states an answer
-    request = replace(request, backend_options={**request.backend_options, "until_answer": True})
+    backend_options = {**request.backend_options, "until_answer": True}
+    request = replace(request, backend_options=backend_options, invocation=typed_invocation())
     _run_generation(request, quiet)
     _grade_and_score(out, grading, ks, True, False)
     _read_demo(out)

@@ -9,8 +9,8 @@ results.json can say how long each phase took over the run's life.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +107,8 @@ class GenerationOptions:
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9
     max_model_len: int | None = None
+    # the command line that asked for this run, recorded for `surestep resume` (runs/invocation.py)
+    invocation: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.preset not in PROTOCOL_PRESETS:
@@ -176,6 +178,7 @@ class GenerationOptions:
             plan=plan,
             backend_options=self._backend_options(model.backend),
             protocol={"ks": list(ks)},
+            invocation=self.invocation,
         )
         return request, ks
 

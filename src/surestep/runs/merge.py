@@ -29,8 +29,9 @@ from surestep.runs.shards import MANIFEST, Shard, read_manifest_file, recorded_s
 RUN_DATABASE = "run.sqlite"
 PRM_DATABASE = "predictions.sqlite"
 PRM_PREDICTIONS = "predictions.jsonl"
-MAY_DIFFER = frozenset({"shard", "problems", "engines", "surestep_version"})
-"""Manifest fields shards may disagree on: the shard itself, its size, what ran it, the version."""
+MAY_DIFFER = frozenset({"shard", "problems", "engines", "surestep_version", "invocation"})
+"""Manifest fields shards may disagree on: the shard itself, its size, what ran it, the version,
+the command that made it (a merged run records none: it is whole, with nothing to resume)."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def _merged_manifest(shards: Sequence[_Source]) -> dict[str, Any]:
                     [f"merge: {other.directory} is not a shard of the same run as {first.directory}:", *lines]
                 )
             )
-    merged = {k: v for k, v in first.manifest.items() if k != "shard"}
+    merged = {k: v for k, v in first.manifest.items() if k not in ("shard", "invocation")}
     merged["surestep_version"] = __version__
     engines = _merged_engines(shard.manifest.get("engines") for shard in shards)
     if engines:

@@ -142,6 +142,8 @@ def reconcile_manifest(
     kept["n"] = max(int(existing.get("n", 0)), new["n"])
     kept["greedy"] = bool(existing.get("greedy")) or new["greedy"]
     kept["surestep_version"] = new["surestep_version"]
+    if new.get("invocation") is not None:  # the latest command is the one `surestep resume` repeats
+        kept["invocation"] = new["invocation"]
     return kept
 
 

@@ -44,6 +44,7 @@ class GenerateRequest:
     plan: GenerationPlan
     backend_options: Mapping[str, Any] = field(default_factory=dict)
     protocol: Mapping[str, Any] = field(default_factory=dict)
+    invocation: Mapping[str, Any] | None = None  # the command line `surestep resume` repeats
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ async def generate_async(
                 problem_set,
                 model_spec=f"{request.model.backend}:{request.model.model}",
                 protocol=dict(request.protocol),
+                **({} if request.invocation is None else {"invocation": dict(request.invocation)}),
             ),
             str(request.out),
         )
