@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from surestep.metrics.keys import MetricKey
 from surestep.metrics.majority import maj_at_k
 from surestep.metrics.stability import g_pass_at_k, mg_pass_at_k, pass_at_k
 
@@ -20,36 +21,31 @@ HEADLINE_K = 16
 HEADLINE_TAUS: tuple[float, ...] = (0.5, 0.75, 1.0)
 
 
-def tau_label(tau: float) -> str:
-    """0.5 -> '0.5', 1 -> '1.0', 0 -> '0.0' (the spelling used in metric keys)."""
-    return repr(float(tau))
-
-
 def pass_key(k: int) -> str:
-    return f"pass@{k}"
+    return str(MetricKey("pass", k))
 
 
 def g_pass_key(k: int, tau: float) -> str:
-    return f"G-Pass@{k}_{tau_label(tau)}"
+    return str(MetricKey("G-Pass", k, tau))
 
 
 def mg_pass_key(k: int) -> str:
-    return f"mG-Pass@{k}"
+    return str(MetricKey("mG-Pass", k))
 
 
 def maj_key(k: int) -> str:
-    return f"maj@{k}"
+    return str(MetricKey("maj", k))
 
 
 def avg_key(n: int) -> str:
-    return f"avg@{n}"
+    return str(MetricKey("avg", n))
 
 
 def drop_key(k: int) -> str:
-    return f"relative_drop@{k}"
+    return str(MetricKey("relative_drop", k))
 
 
-GREEDY_KEY = "greedy"
+GREEDY_KEY = str(MetricKey("greedy"))
 
 
 @dataclass(frozen=True)

@@ -4,32 +4,27 @@ from __future__ import annotations
 
 import math
 
-from surestep.metrics.dataset import GREEDY_KEY
+from surestep.metrics.keys import MetricKey
 from surestep.prm.data import CATEGORIES, GROUPS
 
-LABELS = {
-    GREEDY_KEY: "Greedy",
+PRM_LABELS = {
     "overall": "PRMScore Overall",
     **{group: f"PRMScore {group.capitalize()}" for group in GROUPS},
     **{c.key: f"PRMScore {c.abbreviation}" for c in CATEGORIES},
 }
+"""Labels of the PRMBench figures (Overall, the groups, the categories), keyed as in prm score."""
 
 
 def label(key: str) -> str:
-    """'G-Pass@16_0.75' -> 'G-Pass@16 τ=0.75', 'pass@16' -> 'Pass@16', 'overall' -> 'PRMScore Overall',
-    'best_of_n@8' -> 'best-of-8', 'weighted_vote@8' -> 'PRM-weighted vote@8'."""
-    if key in LABELS:
-        return LABELS[key]
-    if key.startswith("best_of_n@"):
-        return "best-of-" + key[len("best_of_n@") :]
-    if key.startswith("weighted_vote@"):
-        return "PRM-weighted vote@" + key[len("weighted_vote@") :]
-    if key.startswith("pass@"):
-        return "Pass@" + key[len("pass@") :]
-    if key.startswith("relative_drop@"):
-        return "Rel. drop@" + key[len("relative_drop@") :]
-    name, sep, tau = key.partition("_")
-    return f"{name} τ={tau}" if sep and name.startswith("G-Pass@") else key
+    """A figure's display label: a metric key's from the table in :mod:`surestep.metrics.keys`
+    ('G-Pass@16_0.75' -> 'G-Pass@16 τ=0.75', 'best_of_n@8' -> 'best-of-8'), a PRMBench figure's
+    ('overall' -> 'PRMScore Overall'); any other key as it is."""
+    if key in PRM_LABELS:
+        return PRM_LABELS[key]
+    try:
+        return MetricKey.parse(key).label
+    except ValueError:
+        return key
 
 
 def pct(value: float | None, digits: int = 1) -> str:

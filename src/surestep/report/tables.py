@@ -17,6 +17,7 @@ from surestep.metrics.dataset import (
     mg_pass_key,
     pass_key,
 )
+from surestep.metrics.keys import MetricKey, tau_label
 from surestep.runs.scoring import ScoreSheet
 
 
@@ -29,8 +30,13 @@ def percent(value: float | None) -> str:
 
 def column_label(key: str) -> str:
     """'G-Pass@16_0.75' -> 'G-Pass@16\\nτ=0.75' so headers fit narrow terminals."""
-    name, sep, tau = key.partition("_")
-    return f"{name}\nτ={tau}" if sep and name.startswith("G-Pass@") else key
+    try:
+        parsed = MetricKey.parse(key)
+    except ValueError:
+        return key
+    if parsed.tau is None:
+        return key
+    return f"{parsed.metric}@{parsed.k}\nτ={tau_label(parsed.tau)}"
 
 
 def _cell(sheet: ScoreSheet, key: str, figures: dict[str, float] | None = None) -> str:
