@@ -533,12 +533,15 @@ class ReportResult:
     path: Path
     figures: Path | None
     runs: tuple[Path, ...]
+    notes: tuple[str, ...] = ()
+    """One line per stability run whose figures were scored here, not read from its results.json."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "report": str(self.path),
             "figures": None if self.figures is None else str(self.figures),
             "runs": [str(r) for r in self.runs],
+            "notes": list(self.notes),
         }
 
 
@@ -567,6 +570,7 @@ def report(
     if max_draw_chars is not None:
         _check_range("max_draw_chars", max_draw_chars, 20)
     chart_dir = None if figures is None else Path(figures)
+    notes: list[str] = []
     path = write_report(
         list(runs),
         Path(output),
@@ -578,8 +582,9 @@ def report(
         max_draw_chars=max_draw_chars,
         price_input=price_input,
         price_output=price_output,
+        log=notes.append,
     )
-    return ReportResult(path, chart_dir, runs)
+    return ReportResult(path, chart_dir, runs, tuple(notes))
 
 
 def _directories(run_dirs: PathLike | Sequence[PathLike]) -> tuple[Path, ...]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from surestep.metrics import g_pass_at_k, mg_pass_at_k, pass_at_k
-from surestep.report.compare import compare_runs
+from surestep.report.compare import compare_runs, higher_is_better
 from surestep.report.data import (
     ProblemView,
     answer_classes,
@@ -122,6 +122,7 @@ def test_compare_gives_verdicts_only_where_the_interval_excludes_zero(report_run
     for key, d in result.differences.items():
         assert d.delta == pytest.approx(d.b - d.a)
         if d.significant:
-            assert (d.interval.low > 0) == (result.verdict(key) == "model-b higher")
+            better = "model-b" if (d.interval.low > 0) == higher_is_better(key) else "model-a"
+            assert result.verdict(key) == f"{better} {'higher' if higher_is_better(key) else 'lower'}"
         else:
             assert result.verdict(key) == ""

@@ -41,10 +41,13 @@ __all__ = ["compare_command", "print_comparison", "report_command", "write_repor
     type=click.IntRange(min=0),
     default=1000,
     show_default=True,
-    help="Bootstrap resamples for the intervals (0: none).",
+    help="Bootstrap resamples for intervals a run's results.json lacks, and for runs without a "
+    "current results.json, which are scored here (0: none).",
 )
-@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
+              help="Confidence of the intervals computed here (results.json's keep their own).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Bootstrap seed for runs scored here.")
 @click.option("--title", help="Page title.")
 @click.option(
     "--max-draw-chars",
@@ -80,6 +83,8 @@ def report_command(
         price_input=price_input,
         price_output=price_output,
     )
+    for note in written.notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(f"report: {written.path}", err=True)
     if written.figures is not None:
         click.echo(f"figures: {written.figures}", err=True)
@@ -108,7 +113,9 @@ def compare_command(
 ) -> None:
     """Paired bootstrap of B − A for each headline figure over what both runs share.
 
-    Two stability runs: Greedy, G-Pass@16, mG-Pass@16, Pass@16 over shared problems. Two PRM
+    Two stability runs: Greedy, G-Pass@k, mG-Pass@k, Pass@k and the relative drop over shared
+    problems, at the k each run's results.json was scored at (the largest shared one if their
+    headline k differ; a run without a current results.json is scored at k 16). Two PRM
     runs: PRMScore Overall, per group and per category over shared PRMBench instances.
     RUN --bon A --bon B: best-of-N and PRM-weighted vote at each N of two surestep bon results
     of one run, over its problems.
@@ -133,6 +140,8 @@ def compare_command(
         price_input=price_input,
         price_output=price_output,
     )
+    for note in result.comparison.notes:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     else:

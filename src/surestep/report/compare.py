@@ -26,6 +26,7 @@ from surestep.metrics import (
 )
 from surestep.metrics.cost import CostComparison
 from surestep.metrics.dataset import FloatArray, derived_figures
+from surestep.metrics.keys import MetricKey
 from surestep.prm.data import CORRECT
 from surestep.prm.scoring import ScoringOptions, build_table, paired_prmscore
 from surestep.report.data import PRMRun, StabilityView, headline_columns
@@ -46,13 +47,17 @@ class Comparison:
     invalid: int = 0  # PRM runs: instances in both, left out for an invalid prediction in either
     cost: CostComparison | None = None  # stability runs: tokens and cost per correct answer
     bon: dict[str, Any] | None = None  # two best-of-N results of one run: the run, n, N, each's setup
-
+    notes: tuple[str, ...] = ()  # stability runs: how k was chosen, and runs scored without results.json
 
     def verdict(self, key: str) -> str:
+        """The better run and the direction of the difference ("B higher", or "B lower" for a
+        figure where lower is better, such as the relative drop); "" where the interval holds 0."""
         d = self.differences[key]
         if not d.significant:
             return ""
-        return f"{self.b} higher" if d.delta > 0 else f"{self.a} higher"
+        if higher_is_better(key):
+            return f"{self.b} higher" if d.delta > 0 else f"{self.a} higher"
+        return f"{self.b} lower" if d.delta < 0 else f"{self.a} lower"
 
     def to_json(self) -> dict[str, Any]:
         def finite(x: float) -> float | None:
@@ -70,6 +75,7 @@ class Comparison:
             "only_in_a": self.only_a,
             "only_in_b": self.only_b,
             **extra,
+            **({"notes": list(self.notes)} if self.notes else {}),
             "confidence": self.confidence,
             "metrics": {
                 key: {
@@ -83,6 +89,15 @@ class Comparison:
                 for key, d in self.differences.items()
             },
         }
+
+
+def higher_is_better(key: str) -> bool:
+    """The direction of a figure (``metrics.keys.METRICS``); PRMBench figures, which are no
+    metric keys (``overall``, a category), are all better higher."""
+    try:
+        return MetricKey.parse(key).higher_is_better
+    except ValueError:
+        return True
 
 
 def _scores(run: StabilityView, ids: list[str], protocol: StabilityProtocol) -> dict[str, FloatArray]:
@@ -100,12 +115,14 @@ def _scores(run: StabilityView, ids: list[str], protocol: StabilityProtocol) -> 
 def compare_runs(
     a: StabilityView, b: StabilityView, *, resamples: int = 2000, confidence: float = 0.95, seed: int = 0
 ) -> Comparison:
-    """B − A for each headline figure over the shared problems."""
+    """B − A for each headline figure over the shared problems, at the headline k of both runs'
+    score sheets (their results.json's, see ``shared_k``)."""
     in_b = {p.id for p in b.problems}
     shared = [p.id for p in a.problems if p.id in in_b]
     if not shared:
         raise SurestepError(f"{a.name} and {b.name} have no problem in common")
-    k = min(a.headline_k, b.headline_k)
+    k, k_note = shared_k(a, b)
+    notes = tuple(note for note in (a.note, b.note, k_note) if note is not None)
     protocol = StabilityProtocol(ks=(k,), taus=(0.5, 0.75, 1.0), headline_k=k, seed=seed)
 
     def derive(means: Mapping[str, FloatArray]) -> Mapping[str, FloatArray]:
@@ -130,6 +147,31 @@ def compare_runs(
         confidence=confidence,
         differences=ordered,
         k=k,
+        notes=notes,
+    )
+
+
+def shared_k(a: StabilityView, b: StabilityView) -> tuple[int, str | None]:
+    """The k two runs are compared at, and a note when it is not both runs' headline k.
+
+    Each run's k values are those its score sheet was computed at (its results.json's, or the
+    report's defaults for a run scored here). Equal headline k: that k. Otherwise the largest k
+    both were scored at, with a note; no shared k is an error.
+    """
+    if a.headline_k == b.headline_k:
+        return a.headline_k, None
+    ks_a, ks_b = a.sheet.protocol.ks, b.sheet.protocol.ks
+    both = set(ks_a) & set(ks_b)
+    if not both:
+        raise SurestepError(
+            f"{a.name} was scored at k={','.join(map(str, ks_a))} and {b.name} at "
+            f"k={','.join(map(str, ks_b))}, with no k in common: score one again with the other's k "
+            "(surestep score RUN --k K)"
+        )
+    k = max(both)
+    return k, (
+        f"headline k differs ({a.name}: {a.headline_k}, {b.name}: {b.headline_k}); "
+        f"compared at k={k}, the largest k both were scored at"
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from surestep.prm.data import CATEGORIES, PRMBench, load_run_data
 from surestep.prm.predictions import PredictionSet, load_predictions
 from surestep.prm.protocol import protocol_summary, run_thresholds
 from surestep.prm.scoring import PRMBenchScore, ScoringOptions, score_predictions
+from surestep.report.stored import sheet_from_results, stored_score
 from surestep.runs.audit import AuditSummary, audit_summary
 from surestep.runs.bon import read_bon_results
 from surestep.runs.pipeline import SAMPLE, scored_draws
@@ -140,6 +141,10 @@ class StabilityView:
     audit: AuditSummary | None = None  # the latest ``surestep audit`` of the run, if any
     cost: CostSummary | None = None  # tokens (and, with prices, cost) of the scored draws
     bon: tuple[BonView, ...] = ()  # every ``surestep bon`` result of the run, by label
+    scored_here: str | None = None
+    """Why the figures were scored here rather than read from results.json (None: read from it)."""
+    note: str | None = None
+    """The one line that says so, naming the run (None: the figures are results.json's)."""
 
     @property
     def greedy(self) -> float | None:
@@ -216,41 +221,69 @@ def load_stability_run(
 ) -> StabilityView:
     """Read a ``surestep run`` directory: every draw must be graded (``surestep grade`` first).
 
+    The figures, their k and τ values and their intervals are those of the run's ``results.json``
+    (what ``surestep score`` wrote) when it describes the store (``report.stored``); the curves and
+    the breakdowns by subset are drawn at its k values. Intervals it lacks are bootstrapped here
+    with ``resamples`` and ``confidence``. Without a usable ``results.json`` the run is scored
+    here as it always was (k 4, 8, 16 and the manifest's, the headline at 16; ``resamples``,
+    ``confidence`` and ``seed``), and ``StabilityView.note`` says so.
+
     ``with_texts=False`` leaves the draws' texts out (empty strings), for callers that need figures only.
     """
     store, manifest = open_run(directory)
     with store:
-        n = int(manifest["n"])
+        stored = stored_score(store, manifest)
+        n = int(manifest["n"]) if stored.results is None else stored.results.score.n
         problems = group_draws(scored_draws(store, manifest, n), path=directory, n=n)
         texts: dict[str, dict[int, str]] = {}
         if with_texts:
             for draw in store.draws(manifest["configs"][SAMPLE], below=n):
                 texts.setdefault(draw.problem_id, {})[draw.draw_index] = draw.text
-        stored = {p.id: p for p, _ in store.problems()}
+        problem_rows = {p.id: p for p, _ in store.problems()}
         audit = audit_summary(store, manifest, confidence=confidence)
-    ks = tuple(k for k in sorted({*manifest.get("protocol", {}).get("ks", ()), 4, 8, 16}) if k <= n) or (n,)
-    headline = HEADLINE_K if n >= HEADLINE_K else max(ks)
-    protocol = StabilityProtocol(ks=ks, taus=(0.0, 0.25, 0.5, 0.75, 1.0), headline_k=headline, seed=seed)
-    options = ScoreOptions(
-        protocol=protocol, ci=resamples > 0, n_resamples=max(resamples, 10), confidence=confidence
-    )
-    sheet = score_problems(problems, options, path=directory, explicit_ks=True)
+    if stored.results is not None:
+        sheet = sheet_from_results(stored.results)
+        if not sheet.ci and resamples > 0:  # scored without --ci: bootstrap at its k and τ here
+            options = ScoreOptions(
+                protocol=sheet.protocol, ci=True, n_resamples=max(resamples, 10), confidence=confidence
+            )
+            bootstrapped = score_problems(problems, options, path=directory, explicit_ks=True)
+            sheet = replace(sheet, ci=bootstrapped.ci, confidence=confidence)
+    else:
+        wanted = {*manifest.get("protocol", {}).get("ks", ()), 4, 8, 16}
+        ks = tuple(k for k in sorted(wanted) if k <= n) or (n,)
+        protocol = StabilityProtocol(
+            ks=ks,
+            taus=(0.0, 0.25, 0.5, 0.75, 1.0),
+            headline_k=HEADLINE_K if n >= HEADLINE_K else max(ks),
+            seed=seed,
+        )
+        options = ScoreOptions(
+            protocol=protocol, ci=resamples > 0, n_resamples=max(resamples, 10), confidence=confidence
+        )
+        sheet = score_problems(problems, options, path=directory, explicit_ks=True)
+    protocol = sheet.protocol
     counts = [p.num_correct for p in problems]
-    curves = tuple(g_pass_curve(n, counts, k) for k in ks)
-    views = tuple(_problem_view(p, stored[p.problem_id], texts.get(p.problem_id, {}), n) for p in problems)
+    curves = tuple(g_pass_curve(n, counts, k) for k in protocol.ks)
+    views = tuple(
+        _problem_view(p, problem_rows[p.problem_id], texts.get(p.problem_id, {}), n) for p in problems
+    )
     subsets, sizes = _subset_figures(problems, views, protocol)
+    headline = [k for k in headline_columns(protocol.headline_k) if k in sheet.metrics]
     return StabilityView(
         name=directory.name,
         directory=directory,
         model=_model_name(manifest),
         dataset=str(manifest.get("dataset", "")),
-        sheet=replace(sheet, headline=[k for k in headline_columns(headline) if k in sheet.metrics]),
+        sheet=replace(sheet, headline=headline),
         curves=curves,
         subsets=subsets,
         subset_sizes=sizes,
         problems=views,
         audit=audit,
         bon=tuple(bon_view(result) for result in read_bon_results(directory)),
+        scored_here=stored.reason,
+        note=stored.note,
     )
 
 
@@ -448,13 +481,22 @@ def run_kind(directory: Path) -> str:
 
 
 def load_runs(
-    directories: Sequence[Path], *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+    directories: Sequence[Path],
+    *,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[list[StabilityView], list[PRMView]]:
+    """Every run's view; ``log`` receives the note of each stability run scored here (one
+    without a usable results.json)."""
     stability, prm = [], []
     names = Counter(d.name for d in directories)
     for directory in directories:
         if run_kind(directory) == "stability":
             view = load_stability_run(directory, resamples=resamples, confidence=confidence, seed=seed)
+            if view.note is not None and log is not None:
+                log(view.note)
             stability.append(view if names[directory.name] == 1 else replace(view, name=str(directory)))
         else:
             prm_view = load_prm_run(directory, resamples=resamples)

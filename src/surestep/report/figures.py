@@ -57,14 +57,15 @@ def write_figures(stability: Sequence[StabilityView], prm: Sequence[PRMView], di
         written += _save(fig, directory, f"g_pass_curve_k{k}")
         plt.close(fig)
     if stability:
-        k = stability[0].headline_k
+        ks = {run.headline_k for run in stability}  # each run at its own headline k
         for field in sorted({f for run in stability for f in run.subsets}):
             labels = sorted({lab for run in stability for lab in run.subsets.get(field, {})})
             fig, ax = plt.subplots(figsize=(max(4, 0.9 * len(labels) + 2), 3.2))
             width = 0.8 / len(stability)
             for i, run in enumerate(stability):
                 values = [
-                    run.subsets.get(field, {}).get(lab, {}).get(mg_pass_key(k), math.nan) for lab in labels
+                    run.subsets.get(field, {}).get(lab, {}).get(mg_pass_key(run.headline_k), math.nan)
+                    for lab in labels
                 ]
                 ax.bar(
                     [x + i * width for x in range(len(labels))],
@@ -74,7 +75,8 @@ def write_figures(stability: Sequence[StabilityView], prm: Sequence[PRMView], di
                     label=run.name,
                 )
             ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels, rotation=30, ha="right")
-            ax.set(ylabel=mg_pass_key(k), ylim=(0, 1))
+            ylabel = mg_pass_key(next(iter(ks))) if len(ks) == 1 else "mG-Pass@k (each run's k)"
+            ax.set(ylabel=ylabel, ylim=(0, 1))
             ax.legend(fontsize=8)
             written += _save(fig, directory, f"subsets_{field}")
             plt.close(fig)

@@ -106,7 +106,32 @@ def cost_cell(run: StabilityView) -> str:
 
 
 def stability_headline(runs: Sequence[StabilityView]) -> str:
-    k = runs[0].headline_k
+    """The headline table; runs whose headline k differ get one table per k."""
+    by_k: dict[int, list[StabilityView]] = {}
+    for run in runs:
+        by_k.setdefault(run.headline_k, []).append(run)
+    tables = "".join(_headline_table(k, group) for k, group in by_k.items())
+    confidences = sorted({run.sheet.confidence for run in runs})
+    confidence = "/".join(f"{100 * c:.0f}%" for c in confidences)
+    ks = "/".join(str(k) for k in by_k)
+    scored_here = [run for run in runs if run.scored_here is not None]
+    sources = (
+        "Figures, k and intervals as <code>surestep score</code> wrote them in each run's results.json"
+        + (
+            "; runs marked “scored here” have none that describes their draws and were scored by the report."
+            if scored_here
+            else "."
+        )
+    )
+    return (
+        f"{tables}"
+        f'<p class="note">Percent. Small print: {confidence} bootstrap intervals over problems. Rel. drop = '
+        f"(Greedy − G-Pass@{ks} τ=1) / Greedy. Tokens / correct: prompt and completion tokens of the "
+        f"scored draws (greedy included) per correct one; with prices, the cost in USD. {sources}</p>"
+    )
+
+
+def _headline_table(k: int, runs: Sequence[StabilityView]) -> str:
     keys = headline_columns(k)
     head = "".join(f"<th>{escape(label(key))}</th>" for key in keys)
     rows = []
@@ -118,17 +143,18 @@ def stability_headline(runs: Sequence[StabilityView]) -> str:
             ci = f'<div class="ci">{pct(interval.low)}–{pct(interval.high)}</div>' if interval else ""
             cells.append(f'<td class="num">{pct(value)}{ci}</td>')
         cells.append(cost_cell(run))
+        source = (
+            ""
+            if run.scored_here is None
+            else f'<div class="ci scored-here">scored here: {escape(run.scored_here)}</div>'
+        )
         rows.append(
             f'<tr><th>{escape(run.name)}<div class="ci">{escape(run.model)} · {run.sheet.num_problems} problems × '
-            f"{run.sheet.n} draws</div></th>{''.join(cells)}</tr>"
+            f"{run.sheet.n} draws</div>{source}</th>{''.join(cells)}</tr>"
         )
-    confidence = f"{100 * runs[0].sheet.confidence:.0f}%"
     return (
         f'<table class="headline"><thead><tr><th>run</th>{head}<th>{COST_HEADER}</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
-        f'<p class="note">Percent. Small print: {confidence} bootstrap intervals over problems. Rel. drop = '
-        f"(Greedy − G-Pass@{k} τ=1) / Greedy. Tokens / correct: prompt and completion tokens of the "
-        "scored draws (greedy included) per correct one; with prices, the cost in USD.</p>"
     )
 
 
@@ -147,15 +173,18 @@ def stability_subsets(runs: Sequence[StabilityView]) -> str:
     if not fields:
         return '<p class="note">The problems carry no subset or level labels.</p>'
     charts = []
-    k = runs[0].headline_k
-    for field in fields:
-        labels = sorted({label for run in runs for label in run.subsets.get(field, {})})
-        for key in (mg_pass_key(k), g_pass_key(k, 1.0)):
-            series = [
-                (run.name, [run.subsets.get(field, {}).get(lab, {}).get(key, math.nan) for lab in labels])
-                for run in runs
-            ]
-            charts.append(grouped_bars(f"{label(key)} by {field}", labels, series))
+    for k in sorted({run.headline_k for run in runs}):  # each run at its own headline k
+        at_k = [run for run in runs if run.headline_k == k]
+        for field in fields:
+            labels = sorted({label for run in at_k for label in run.subsets.get(field, {})})
+            if not labels:
+                continue
+            for key in (mg_pass_key(k), g_pass_key(k, 1.0)):
+                series = [
+                    (run.name, [run.subsets.get(field, {}).get(lab, {}).get(key, math.nan) for lab in labels])
+                    for run in at_k
+                ]
+                charts.append(grouped_bars(f"{label(key)} by {field}", labels, series))
     return '<div class="charts">' + "".join(charts) + "</div>"
 
 

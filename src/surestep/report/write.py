@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,12 +25,15 @@ def write_report(
     max_draw_chars: int | None = None,
     price_input: float | None = None,
     price_output: float | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> Path:
     """Load the runs, write the HTML report atomically (and the static figures); returns its path.
 
     Each stability run's tokens are priced at the prices given (USD per million tokens), or else
-    at those its results.json recorded."""
-    stability, prm = load_runs(directories, resamples=resamples, confidence=confidence, seed=seed)
+    at those its results.json recorded. Each stability run's figures are those of its results.json
+    where it describes the run (``report.stored``); ``log`` receives a one-line note for each run
+    scored here instead (the page says so too)."""
+    stability, prm = load_runs(directories, resamples=resamples, confidence=confidence, seed=seed, log=log)
     stability = [
         replace(view, cost=run_cost(view.directory, price_input=price_input, price_output=price_output))
         for view in stability
