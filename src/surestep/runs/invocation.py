@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from surestep.errors import InputError, SurestepError
+from surestep.runs.store import MANIFEST as MANIFEST_FILE  # both run stores' manifest name
 
-MANIFEST_FILE = "manifest.json"  # the name both run stores give their manifest
 FIELD = "invocation"
 INVOCATION_SCHEMA_VERSION = 1
 # the commands that make a resumable run directory named by --out

@@ -27,6 +27,7 @@ from surestep.data.prompts import PromptTemplate
 from surestep.errors import SurestepError
 from surestep.grading import Grader, GradeRequest, GradingStats
 from surestep.models.base import Backend, GenerationError, GenerationRequest, SamplingParams
+from surestep.runs.manifest import MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, RunManifest
 from surestep.runs.store import RunStore, changed_fields_error
 
 SAMPLE = "sample"
@@ -103,6 +104,7 @@ def build_manifest(
     backend: Backend, plan: GenerationPlan, template: PromptTemplate, problem_set: ProblemSet, **extra: Any
 ) -> dict[str, Any]:
     manifest: dict[str, Any] = {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
         "surestep_version": version("surestep"),
         "model": backend.identity(),
         "sampling": plan.sampling.to_json(),
@@ -132,6 +134,7 @@ def reconcile_manifest(
     """The manifest to keep: refuses a changed model, sampling, prompt, seed or dataset."""
     if existing is None:
         return new
+    RunManifest.from_json(existing, f"{directory}/{MANIFEST_FILE}")  # refuses a newer schema
     error = changed_fields_error(
         existing, new, IDENTITY_FIELDS,
         f"{directory} was made with a different generation setup; refusing to mix draws.",
@@ -142,6 +145,7 @@ def reconcile_manifest(
     kept["n"] = max(int(existing.get("n", 0)), new["n"])
     kept["greedy"] = bool(existing.get("greedy")) or new["greedy"]
     kept["surestep_version"] = new["surestep_version"]
+    kept["schema_version"] = new["schema_version"]  # an unversioned manifest holds schema 1's fields
     if new.get("invocation") is not None:  # the latest command is the one `surestep resume` repeats
         kept["invocation"] = new["invocation"]
     return kept

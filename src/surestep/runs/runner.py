@@ -13,6 +13,7 @@ from surestep.data.prompts import PromptTemplate
 from surestep.errors import SurestepError
 from surestep.models import ModelSpec, load_backend
 from surestep.models.base import Backend
+from surestep.runs.manifest import MANIFEST_FILE, RunManifest
 from surestep.runs.pipeline import (
     GREEDY,
     SAMPLE,
@@ -130,6 +131,11 @@ def open_run(directory: Path) -> tuple[RunStore, dict[str, Any]]:
     if manifest is None:
         store.close()
         raise SurestepError(f"{directory}: run has no manifest (was it created by surestep generate?)")
+    try:
+        RunManifest.from_json(manifest, directory / MANIFEST_FILE)  # types, and no newer schema
+    except SurestepError:
+        store.close()
+        raise
     return store, manifest
 
 
