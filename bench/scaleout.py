@@ -106,9 +106,10 @@ class FixedLatencyEngine:
 
     def __init__(self, slots: int, latency: float, draws_per_request: int) -> None:
         self.model = "fixed-latency"
-        self.max_concurrency = slots  # the pipeline (or the replica pool) keeps at most this many in flight
+        self.max_concurrency = slots
         self.max_draws_per_request = draws_per_request
         self._latency = latency
+        self._slots: asyncio.Semaphore | None = None  # made in the loop that runs it (an actor's own)
 
     def identity(self) -> dict[str, str]:
         return {"backend": self.name, "model": self.model}
@@ -120,7 +121,11 @@ class FixedLatencyEngine:
         return None
 
     async def generate(self, request: GenerationRequest) -> list[Completion]:
-        await asyncio.sleep(self._latency)
+        # at most `slots` at once, the rest queue (as an engine's sequence slots): a replica pool
+        # sends a replica a few requests more than it runs, and they must not run early
+        self._slots = self._slots or asyncio.Semaphore(self.max_concurrency)
+        async with self._slots:
+            await asyncio.sleep(self._latency)
         return [Completion(f"It is \\boxed{{{seed}}}.", "stop", 20, 8, self._latency) for seed in request.seeds]
 
 

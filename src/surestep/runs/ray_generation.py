@@ -6,9 +6,12 @@ picklable factory, on the GPUs Ray gives it. ``ReplicaPool`` is itself a ``Backe
 pipeline plans the missing draws from the store, hands each request to the pool, and commits
 each request's completions as they come back, in this process alone. The pool sends a request
 to the replica its prompt hashes to while that one has room (so one problem's draws meet one
-engine's prefix cache), else to the least loaded; a replica that dies (its process ends, its
-node is lost) is retired and each request it held goes to another one. Replicas join as they
-finish loading, so generation starts with the first.
+engine's prefix cache), else to the least loaded. Each replica is sent a few requests more
+than its backend runs at once (``queued_beyond``): they wait in the replica actor, which lets
+its backend run no more than its ``max_concurrency``, so the engine starts the next request as
+one ends instead of idling for the round trip to this process and back. A replica that dies
+(its process ends, its node is lost) is retired and each request it held goes to another one.
+Replicas join as they finish loading, so generation starts with the first.
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ from surestep.runs.ray_cluster import (
     plan_resources,
     quiet_progress_bars,
 )
+
+
+def queued_beyond(concurrency: int) -> int:
+    """Requests a replica is sent beyond what its engine runs at once: a quarter more, at least two."""
+    return max(2, concurrency // 4)
+
 
 BackendFactory = Callable[[], Backend]
 """Builds a replica's backend inside its actor (pickled there: a module-level function or partial)."""
@@ -63,6 +72,7 @@ class GenerationReplica:
         self._backend = factory()
         self._label = label
         self._crash = crash
+        self._slots: asyncio.Semaphore | None = None  # made in the actor's event loop, on first use
 
     async def describe(self) -> ReplicaInfo:
         node = node_address()
@@ -77,7 +87,10 @@ class GenerationReplica:
 
     async def generate(self, request: GenerationRequest) -> list[Completion]:
         crash_once(self._crash)
-        completions = await self._backend.generate(request)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(max(1, self._backend.max_concurrency))
+        async with self._slots:  # the requests sent beyond the backend's concurrency wait here
+            completions = await self._backend.generate(request)
         return [
             replace(c, server=self._label if c.server is None else f"{self._label}/{c.server}")
             for c in completions
@@ -182,9 +195,11 @@ class ReplicaPool:
         if first is None:
             self._first = info
             self.model = str(info.identity.get("model", ""))
-            self.max_concurrency = info.max_concurrency * len(self._replicas)
+            limit = max(1, info.max_concurrency)
+            self.max_concurrency = (limit + queued_beyond(limit)) * len(self._replicas)
             self.max_draws_per_request = info.max_draws_per_request
-        replica.info, replica.limit = info, max(1, info.max_concurrency)
+        limit = max(1, info.max_concurrency)
+        replica.info, replica.limit = info, limit + queued_beyond(limit)
         await self._notify()
 
     # --- the Backend protocol ------------------------------------------------------------------
