@@ -55,7 +55,7 @@ __all__ = ["compare_command", "print_comparison", "report_command", "write_repor
     help="Keep only the first and last half of this many characters of each draw's text "
     "(default: every draw in full). Bounds the size of runs with very long outputs.",
 )
-@price_options("default: each run's price recorded in its results.json")
+@price_options("stability and critic PRM runs; default: each run's price recorded in its results.json")
 def report_command(
     run_dirs: tuple[Path, ...],
     output: Path,

@@ -378,6 +378,9 @@ class PRMView:
     model: str
     score: PRMBenchScore
     instances: tuple[InstanceView, ...]
+    cost: CostSummary | None = None
+    """The scorer's tokens (the critic reports them; None: the run has no prediction store) and,
+    with prices, their cost; "per correct" is per validly scored instance (``prm_run_cost``)."""
 
     def radar(self) -> dict[str, float]:
         """PRMScore per category, in the paper's order (NaN where the category is absent)."""

@@ -336,39 +336,86 @@ def problems_payload(run: StabilityView) -> list[dict[str, Any]]:
 # --- PRM --------------------------------------------------------------------------------------
 
 
+PRM_COST_HEADER = "tokens / valid instance"
+
+
+def has_tokens(run: PRMView) -> bool:
+    """Whether the run's scorer reported tokens for any instance (an LLM critic does, a local PRM not)."""
+    return run.cost is not None and run.cost.total.missing < run.cost.total.draws
+
+
+def prm_cost_cell(run: PRMView) -> str:
+    """The PRM table's tokens column: tokens per validly scored instance, then (small print) the
+    total tokens and, where prices were given, the cost and the cost per valid instance in USD;
+    "–" for a run whose scorer reported no tokens."""
+    cost = run.cost
+    if cost is None or not has_tokens(run):
+        return '<td class="num" data-cost="none">–</td>'
+    total = cost.total
+    if total.tokens is None:  # some instances without counts: no partial sum
+        note = f"tokens not reported for {total.missing:,} of {total.draws:,} instances"
+        return f'<td class="num" data-cost="partial">–<div class="ci">{escape(note)}</div></td>'
+    per_valid = "–" if total.tokens_per_correct is None else f"{total.tokens_per_correct:,.0f}"
+    notes = [f"{total.tokens:,} tokens"]
+    if total.cost is not None:
+        notes.append(f"${total.cost:,.4f}")
+        per = total.cost_per_correct
+        notes.append("no valid instance" if per is None else f"${per:,.4f} / valid instance")
+    return f'<td class="num" data-cost="tokens">{per_valid}<div class="ci">{escape(" · ".join(notes))}</div></td>'
+
+
 def prm_table(runs: Sequence[PRMView]) -> str:
+    """The PRMBench headline: one row per run (and the baselines), with a tokens and cost column
+    when some run's scorer reported tokens."""
     abbreviations = [c.abbreviation for c in CATEGORIES]
     head = "".join(f"<th>{escape(a)}</th>" for a in abbreviations)
     group_head = "".join(f"<th>{escape(g.capitalize())}</th>" for g in GROUPS)
+    with_cost = any(has_tokens(run) for run in runs)
     rows = []
 
     def row(
-        name: str, overall: float, groups: dict[str, float], cats: dict[str, float], css: str = ""
+        name: str,
+        overall: float,
+        groups: dict[str, float],
+        cats: dict[str, float],
+        css: str = "",
+        cost: str = "",
     ) -> str:
         cells = "".join(f'<td class="num">{pct(cats.get(c.key))}</td>' for c in CATEGORIES)
         group_cells = "".join(f'<td class="num">{pct(groups.get(g))}</td>' for g in GROUPS)
         return (
             f'<tr class="{css}"><th>{escape(name)}</th><td class="num strong">{pct(overall)}</td>'
-            f"{group_cells}{cells}</tr>"
+            f"{group_cells}{cells}{cost}</tr>"
         )
 
     protocols = []
     for run in runs:
         summary = run.score.summary
         cats = {k: r["prmscore"] for k, r in summary.rows.items() if k != "overall"}
-        rows.append(row(run.name, summary.rows["overall"]["prmscore"], dict(summary.groups), cats))
+        cost = prm_cost_cell(run) if with_cost else ""
+        rows.append(row(run.name, summary.rows["overall"]["prmscore"], dict(summary.groups), cats, cost=cost))
         if run.score.protocol is not None:
             protocols.append(f"<li>{escape(run.name)}: {escape(describe_protocol(run.score.protocol))}</li>")
     for name, base in runs[0].score.baselines.items():
         cats = {k: r["prmscore"] for k, r in base.rows.items() if k != "overall"}
-        rows.append(
-            row(f"baseline: {name}", base.rows["overall"]["prmscore"], dict(base.groups), cats, "baseline")
-        )
+        overall = base.rows["overall"]["prmscore"]
+        blank = "<td></td>" if with_cost else ""
+        rows.append(row(f"baseline: {name}", overall, dict(base.groups), cats, "baseline", blank))
+    cost_head = f"<th>{PRM_COST_HEADER}</th>" if with_cost else ""
+    cost_note = (
+        " Tokens / valid instance: the prompt and completion tokens the scorer reported (an LLM critic's "
+        "requests; – where it reported none, as a local PRM) over every scored instance, per validly "
+        "scored one; small print: the total and, with <code>--price-input</code> and "
+        "<code>--price-output</code>, the cost in USD."
+        if with_cost
+        else ""
+    )
     return (
-        f'<table class="headline"><thead><tr><th>model</th><th>Overall</th>{group_head}{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f'<table class="headline prm-headline"><thead><tr><th>model</th><th>Overall</th>{group_head}{head}'
+        f"{cost_head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         '<p class="note">PRMScore (percent) as PRMBench publishes it: per category, the three groups '
-        "(Simplicity, Soundness, Sensitivity) and Overall; baselines are scored on the first run's instances.</p>"
+        "(Simplicity, Soundness, Sensitivity) and Overall; baselines are scored on the first run's instances."
+        f"{cost_note}</p>"
         + (f'<ul class="note">{"".join(protocols)}</ul>' if protocols else "")
     )
 
@@ -454,7 +501,12 @@ def render_report(
         for index, run in enumerate(stability):
             chunks = pack_chunks([[shorten(t, max_draw_chars) for t in p.texts] for p in run.problems], chunk_bytes)
             data["stability"].append(
-                {"name": run.name, "problems": problems_payload(run), "chunks": [c.start for c in chunks]}
+                {
+                    "name": run.name,
+                    "cost": None if run.cost is None else run.cost.to_dict(),
+                    "problems": problems_payload(run),
+                    "chunks": [c.start for c in chunks],
+                }
             )
             blobs.append(_chunk_scripts(f"texts-{index}", chunks))
     if prm:
@@ -474,6 +526,7 @@ def render_report(
             data["prm"].append(
                 {
                     "name": prm_run.name,
+                    "cost": prm_run.cost.to_dict() if prm_run.cost and has_tokens(prm_run) else None,
                     "index": [[i.id, i.category] for i in prm_run.instances],
                     "chunks": [c.start for c in chunks],
                 }
