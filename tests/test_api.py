@@ -269,6 +269,7 @@ API_FUNCTIONS = {
     ("grade",): surestep.grade,
     ("score",): surestep.score,
     ("prm", "score"): surestep.prm_score,
+    ("prm", "run"): surestep.prm_run,
     ("report",): surestep.report,
     ("compare",): surestep.compare,
 }

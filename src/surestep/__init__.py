@@ -47,6 +47,7 @@ __all__ = [
     "demo",
     "demo_async",
     "grade",
+    "prm_run",
     "prm_score",
     "read_results",
     "report",

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from surestep.runs.distributed import Placement
     from surestep.runs.jobs import GenerationOptions
     from surestep.runs.pipeline import GenerationProgress
+    from surestep.runs.prm_run import PRMRunOutcome, PRMRunProgress
     from surestep.runs.runner import GenerateResult
 
 T = TypeVar("T")
@@ -62,6 +63,7 @@ __all__ = [
     "demo",
     "demo_async",
     "grade",
+    "prm_run",
     "prm_score",
     "read_results",
     "report",
@@ -633,6 +635,88 @@ def prm_score(
 
 
 # --- report and compare --------------------------------------------------------------------------
+
+
+def prm_run(
+    scorer: str,
+    model: str,
+    out: PathLike,
+    *,
+    data: str = HUB_DATASET,
+    protocol: str = "prmbench",
+    device: str = "cpu",
+    device_map: str | None = None,
+    batch_tokens: int = 16384,
+    max_length: int | None = None,
+    tokenizer: str | None = None,
+    trust_remote_code: bool = False,
+    reward_differences: bool = False,
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    concurrency: int = 16,
+    max_tokens: int = 2048,
+    few_shot: PathLike | None = None,
+    limit: int | None = None,
+    first: int | None = None,
+    chunk: int = 64,
+    threshold: float | None = None,
+    threshold_redundancy: float | None = None,
+    price_input: float | None = None,
+    price_output: float | None = None,
+    ray: str | None = None,
+    replicas: int | None = None,
+    gpus_per_replica: float | None = None,
+    shard: str | None = None,
+    progress: Callable[[PRMRunProgress], None] | None = None,
+    invocation: Mapping[str, Any] | None = None,
+) -> PRMRunOutcome:
+    """``surestep prm run``: score PRMBench (``data``) with a PRM into the resumable run directory
+    ``out``, then its PRMBench table, tokens and cost, written to ``out/results.json``.
+
+    The options are those of ``surestep prm run --help``; ``progress`` is called with the counters
+    after each committed chunk; ``invocation`` is what the CLI records for ``surestep resume``.
+    ``.to_dict()`` of the result is what ``prm run --json`` prints.
+    """
+    from surestep.metrics.cost import resolve_prices
+    from surestep.prm.scorers.registry import ScorerOptions
+    from surestep.runs.distributed import placement_from_options
+    from surestep.runs.prm_run import PRMRunRequest, prm_run_job
+
+    placement = placement_from_options(ray, replicas, gpus_per_replica, shard)
+    prices = resolve_prices(price_input, price_output, None)  # a half-given price fails before scoring
+    request = PRMRunRequest(
+        scorer=scorer,
+        model=model,
+        data=data,
+        out=Path(out),
+        options=ScorerOptions(
+            protocol=protocol,
+            device=device,
+            device_map=device_map,
+            batch_tokens=batch_tokens,
+            max_length=max_length,
+            trust_remote_code=trust_remote_code,
+            tokenizer=tokenizer,
+            reward_differences=reward_differences,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+            max_tokens=max_tokens,
+            few_shot=None if few_shot is None else Path(few_shot),
+        ),
+        limit=limit,
+        first=first,
+        chunk=chunk,
+        invocation=invocation,
+    )
+    return prm_run_job(
+        request,
+        placement,
+        threshold=threshold,
+        redundancy_threshold=threshold_redundancy,
+        prices=prices,
+        progress=progress,
+    )
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import click
 
 from surestep.cli.cost_options import price_options
-from surestep.cli.scale_out import scale_out_options, take_placement
+from surestep.cli.scale_out import scale_out_options
 from surestep.prm.data import CATEGORIES, HUB_DATASET, PRMBench, category_counts, load_prmbench
 from surestep.prm.predictions import load_predictions
 from surestep.prm.protocol import PRMBENCH, PROTOCOLS
-from surestep.prm.scorers.registry import DEVICE_MAPS, SCORERS, ScorerOptions
+from surestep.prm.scorers.registry import DEVICE_MAPS, SCORERS
 
 if TYPE_CHECKING:  # scoring (numpy), tables (rich) and runs are imported by the commands that use them
     from rich.console import Console
@@ -249,40 +249,10 @@ def run_command(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from surestep.metrics.cost import resolve_prices
+    from surestep.api import prm_run
+    from surestep.cli.common import typed_invocation
     from surestep.report.prm_tables import print_prmbench
-    from surestep.runs.distributed_prm import run_placed_prm
-    from surestep.runs.prm_run import PRMRunRequest, prm_run_cost, score_run
 
-    if limit is not None and first is not None:
-        raise click.UsageError("give --limit (a stratified sample) or --first (the first records), not both")
-    placement = take_placement(spread, out)
-    prices = resolve_prices(price_input, price_output, None)  # a half-given price fails before scoring
-
-    request = PRMRunRequest(
-        scorer=scorer,
-        model=model,
-        data=data,
-        out=out,
-        options=ScorerOptions(
-            protocol=protocol,
-            device=device,
-            device_map=device_map,
-            batch_tokens=batch_tokens,
-            max_length=max_length,
-            trust_remote_code=trust_remote_code,
-            tokenizer=tokenizer,
-            reward_differences=reward_differences,
-            base_url=base_url,
-            api_key_env=api_key_env,
-            concurrency=concurrency,
-            max_tokens=max_tokens,
-            few_shot=few_shot,
-        ),
-        limit=limit,
-        first=first,
-        chunk=chunk,
-    )
     console = Console(stderr=True)
     with Progress(
         TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
@@ -294,18 +264,21 @@ def run_command(
             bar.update(task, total=p.total, completed=p.done,
                        detail=f"{p.steps} steps, {p.invalid} invalid, {p.truncated_steps} truncated steps")
 
-        bench, predictions_path = run_placed_prm(request, placement, progress=show)
-    result = score_run(out, bench, threshold=threshold, redundancy_threshold=threshold_redundancy)
-    cost = prm_run_cost(out, prices)
+        done = prm_run(
+            scorer, model, out, data=data, protocol=protocol, device=device, device_map=device_map,
+            batch_tokens=batch_tokens, max_length=max_length, tokenizer=tokenizer,
+            trust_remote_code=trust_remote_code, reward_differences=reward_differences, base_url=base_url,
+            api_key_env=api_key_env, concurrency=concurrency, max_tokens=max_tokens, few_shot=few_shot,
+            limit=limit, first=first, chunk=chunk, threshold=threshold,
+            threshold_redundancy=threshold_redundancy, price_input=price_input, price_output=price_output,
+            progress=show, invocation=typed_invocation(), **spread,  # type: ignore[arg-type]
+        )
     if as_json:
-        body = result.to_json()
-        if cost.total.missing < cost.total.draws:  # a served scorer (the critic) reported tokens
-            body["cost"] = cost.to_dict()
-        sys.stdout.write(json.dumps(body, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(done.to_dict(), ensure_ascii=False) + "\n")
     else:
-        print_prmbench(result, Console())
-    console.print(f"predictions: {predictions_path}", highlight=False)
-    line = critic_cost_line(cost)
+        print_prmbench(done.score, Console())
+    console.print(f"predictions: {done.predictions}", highlight=False)
+    line = critic_cost_line(done.cost)
     if line is not None:
         console.print(line, highlight=False)
 

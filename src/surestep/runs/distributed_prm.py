@@ -10,10 +10,10 @@ the one ``prm_run.run_prm`` writes, plus the shard.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from surestep.runs.distributed import Placement
 from surestep.runs.ray_cluster import RayOptions
@@ -39,24 +39,6 @@ def run_placed_prm(
     return _run_prm_spread(request, placement, progress)
 
 
-def prm_manifest(request: PRMRunRequest, selection: Mapping[str, Any]) -> dict[str, Any]:
-    """The manifest ``prm_run.run_prm`` writes for this request (tests keep the two equal);
-    ``selection``: which records, from ``prm.data.select_data``."""
-    from surestep import __version__
-
-    return {
-        "kind": "prm",
-        "scorer": request.scorer,
-        "model": request.model,
-        "data": request.data,
-        **selection,
-        **request.options.identity(request.scorer),
-        "defaults": request.options.defaults(request.scorer),
-        **request.options.placement(request.scorer),
-        "surestep_version": __version__,
-    }
-
-
 def length_ordered_chunks(todo: Sequence[tuple[int, PRMInstance]], size: int) -> list[PRMChunk]:
     """The instances shortest first (question and steps, in characters), cut into chunks of ``size``."""
     ordered = sorted(todo, key=lambda item: (len(item[1].question) + sum(map(len, item[1].steps)), item[0]))
@@ -68,7 +50,14 @@ def _run_prm_spread(
 ) -> tuple[PRMBench, Path]:
     from surestep.prm.data import select_data
     from surestep.runs.grading_job import write_jsonl_atomic
-    from surestep.runs.prm_run import PREDICTIONS, PredictionStore, PRMRunProgress, _reconcile, read_manifest
+    from surestep.runs.prm_run import (
+        PREDICTIONS,
+        PredictionStore,
+        PRMRunProgress,
+        _reconcile,
+        prm_manifest,
+        read_manifest,
+    )
 
     bench, selection = select_data(
         request.data, limit=request.limit, first=request.first, seed=request.sample_seed,

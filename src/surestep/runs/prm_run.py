@@ -6,6 +6,12 @@ resume; and every default the protocol implies, with its source),
 the end, ``predictions.jsonl`` in the format ``surestep prm score`` reads. A finished instance
 is never scored again.
 
+The manifest carries ``schema_version`` (``PRM_MANIFEST_SCHEMA_VERSION``; a newer one is refused,
+an unversioned one reads as 0 and is upgraded on resume) and the command that made the run
+(``invocation``, for ``surestep resume``). ``predictions.sqlite`` is versioned by SQLite's
+``user_version`` (``PREDICTIONS_SCHEMA_VERSION``). ``results.json`` (``runs/prm_results.py``) is
+written when a run ends: its PRMBench table and, for a served scorer, its tokens and cost.
+
 Which records are scored is part of the manifest: all of them, the first N (``first``), or a
 stratified sample of N (``limit``, with ``selection``: the seed and the chosen instance ids).
 Resuming with the same options scores the recorded ids, so a run finishes the instances it
@@ -16,13 +22,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from surestep import __version__
-from surestep.errors import SurestepError
+from surestep.errors import InputError, SurestepError
 from surestep.prm.data import SAMPLE_SEED, PRMBench, PRMInstance, select_data
 from surestep.prm.scorers.base import PRMScorer, SolutionToScore, StepScores
 from surestep.prm.scorers.registry import ScorerOptions, build_scorer
@@ -32,9 +38,13 @@ from surestep.runs.store import changed_fields_error, connect_wal, write_json_at
 if TYPE_CHECKING:
     from surestep.metrics.cost import CostSummary, Prices
     from surestep.prm.scoring import PRMBenchScore
+    from surestep.runs.distributed import Placement
+    from surestep.runs.prm_results import PRMRunResults
 
 MANIFEST = "manifest.json"
 DATABASE = "predictions.sqlite"
+PRM_MANIFEST_SCHEMA_VERSION = 1
+PREDICTIONS_SCHEMA_VERSION = 2  # 1: the predictions table; 2: its prompt/completion token columns
 PREDICTIONS = "predictions.jsonl"
 IDENTITY_FIELDS = (
     "kind", "scorer", "model", "data", "protocol",
@@ -68,6 +78,7 @@ class PRMRunRequest:
     chunk: int = 64
     first: int | None = None  # the first this many records, in data order (not with ``limit``)
     sample_seed: int = SAMPLE_SEED  # the seed of ``limit``'s sample
+    invocation: Mapping[str, Any] | None = None  # the command line `surestep resume` repeats
 
 
 @dataclass(frozen=True)
@@ -85,12 +96,23 @@ class PredictionStore:
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self._db = connect_wal(directory / DATABASE)
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version > PREDICTIONS_SCHEMA_VERSION:
+            self._db.close()
+            raise InputError(
+                f"written by a newer surestep (schema {version}; this one reads up to "
+                f"{PREDICTIONS_SCHEMA_VERSION}). Upgrade surestep to use this run.",
+                path=directory / DATABASE,
+                field="user_version",
+            )
         self._db.executescript(_SCHEMA)
-        present = {row[1] for row in self._db.execute("PRAGMA table_info(predictions)")}
-        with self._db:  # a store made before the critic's tokens were recorded: their rows stay NULL
-            for column in TOKEN_COLUMNS:
-                if column not in present:
-                    self._db.execute(f"ALTER TABLE predictions ADD COLUMN {column} INTEGER")
+        if version < PREDICTIONS_SCHEMA_VERSION:  # unversioned stores are schema 1 or 2: add what is missing
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(predictions)")}
+            with self._db:  # a store made before the critic's tokens were recorded: their rows stay NULL
+                for column in TOKEN_COLUMNS:
+                    if column not in present:
+                        self._db.execute(f"ALTER TABLE predictions ADD COLUMN {column} INTEGER")
+                self._db.execute(f"PRAGMA user_version = {PREDICTIONS_SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()
@@ -153,14 +175,48 @@ def prm_run_cost(directory: Path, prices: Prices | None) -> CostSummary:
 
 
 def read_manifest(directory: Path) -> dict[str, Any] | None:
-    """A PRM run directory's manifest, or None where there is none yet."""
+    """A PRM run directory's manifest, or None where there is none yet; a manifest of a newer
+    schema, or one that is not a JSON object, is an error naming the file (and field)."""
     path = directory / MANIFEST
     if not path.exists():
         return None
     try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError, TypeError, ValueError) as exc:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SurestepError(f"{path}: unreadable manifest ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise InputError("expected a JSON object", path=path)
+    version = manifest.get("schema_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise InputError(f"expected an integer >= 0, got {version!r}", path=path, field="schema_version")
+    if version > PRM_MANIFEST_SCHEMA_VERSION:
+        raise InputError(
+            f"written by a newer surestep (manifest schema {version}; this one reads up to "
+            f"{PRM_MANIFEST_SCHEMA_VERSION}). Upgrade surestep to use this run.",
+            path=path,
+            field="schema_version",
+        )
+    return manifest
+
+
+def prm_manifest(request: PRMRunRequest, selection: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest of a PRM run for ``request``; ``selection``: which records
+    (``prm.data.select_data``)."""
+    manifest = {
+        "schema_version": PRM_MANIFEST_SCHEMA_VERSION,
+        "kind": "prm",
+        "scorer": request.scorer,
+        "model": request.model,
+        "data": request.data,
+        **selection,
+        **request.options.identity(request.scorer),
+        "defaults": request.options.defaults(request.scorer),
+        **request.options.placement(request.scorer),
+        "surestep_version": __version__,
+    }
+    if request.invocation is not None:
+        manifest["invocation"] = dict(request.invocation)
+    return manifest
 
 
 def _reconcile(directory: Path, new: dict[str, Any]) -> None:
@@ -177,9 +233,15 @@ def _reconcile(directory: Path, new: dict[str, Any]) -> None:
     )
     if error is not None:
         raise error
-    if any(existing.get(key) != new.get(key) for key in SELECTION_FIELDS):
+    updated = [key for key in SELECTION_FIELDS if existing.get(key) != new.get(key)]
+    if new.get("invocation") is not None and existing.get("invocation") != new["invocation"]:
+        updated.append("invocation")  # the latest command is the one `surestep resume` repeats
+    if existing.get("schema_version", 0) != new["schema_version"]:
+        updated.append("schema_version")  # an unversioned manifest holds schema 1's fields
+    if updated:
         kept = {key: value for key, value in existing.items() if key not in SELECTION_FIELDS}
-        write_json_atomic(directory / MANIFEST, {**kept, **{k: new[k] for k in SELECTION_FIELDS if k in new}})
+        changed = {k: new[k] for k in (*SELECTION_FIELDS, "invocation", "schema_version") if k in new}
+        write_json_atomic(directory / MANIFEST, {**kept, **changed})
 
 
 def run_prm(
@@ -193,18 +255,7 @@ def run_prm(
         request.data, limit=request.limit, first=request.first, seed=request.sample_seed,
         recorded=read_manifest(request.out),
     )
-    manifest = {
-        "kind": "prm",
-        "scorer": request.scorer,
-        "model": request.model,
-        "data": request.data,
-        **selection,
-        **request.options.identity(request.scorer),
-        "defaults": request.options.defaults(request.scorer),
-        **request.options.placement(request.scorer),
-        "surestep_version": __version__,
-    }
-    _reconcile(request.out, manifest)
+    _reconcile(request.out, prm_manifest(request, selection))
     store = PredictionStore(request.out)
     try:
         finished = store.finished()
@@ -268,3 +319,71 @@ def score_run(
     predictions = load_predictions(directory / PREDICTIONS, bench)
     return score_predictions(bench, predictions, options, name=name or str(manifest.get("scorer")),
                              protocol=summary)
+
+
+@dataclass(frozen=True)
+class PRMRunOutcome:
+    """A finished ``prm run``: its data, predictions file, PRMBench table, tokens and cost, and
+    the results.json written from them."""
+
+    bench: PRMBench
+    predictions: Path
+    score: PRMBenchScore
+    cost: CostSummary
+    results: PRMRunResults
+
+    @property
+    def reported_tokens(self) -> bool:
+        """True when the scorer reported tokens for some instance (a served model: the critic)."""
+        return self.cost.total.missing < self.cost.total.draws
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``surestep prm run --json`` prints: the table, with ``cost`` when tokens were reported."""
+        body = self.score.to_json()
+        if self.reported_tokens:
+            body["cost"] = self.cost.to_dict()
+        return body
+
+
+def prm_run_job(
+    request: PRMRunRequest,
+    placement: Placement | None = None,
+    *,
+    threshold: float | None = None,
+    redundancy_threshold: float | None = None,
+    prices: Prices | None = None,
+    progress: Callable[[PRMRunProgress], None] | None = None,
+) -> PRMRunOutcome:
+    """``surestep prm run``: score the run's unfinished instances (here, a shard, or on Ray replicas
+    as ``placement`` says), then make its PRMBench table (at the protocol's thresholds unless
+    given) and its tokens and cost, and write results.json."""
+    from surestep.runs.distributed import Placement
+    from surestep.runs.distributed_prm import run_placed_prm
+    from surestep.runs.prm_results import PRMRunResults, write_prm_results
+
+    bench, predictions = run_placed_prm(request, placement or Placement(), progress=progress)
+    score = score_run(request.out, bench, threshold=threshold, redundancy_threshold=redundancy_threshold)
+    cost = prm_run_cost(request.out, prices)
+    scored = len(_finished(request.out) & set(bench.by_id))
+    table = score.to_json()
+    results = PRMRunResults(
+        scorer=request.scorer,
+        model=request.model,
+        data=request.data,
+        protocol=request.options.protocol,
+        instances=len(bench.instances),
+        scored=scored,
+        valid=cost.total.correct,
+        table=table,
+        cost=cost.to_dict() if cost.total.missing < cost.total.draws else None,
+    )
+    write_prm_results(request.out, results)
+    return PRMRunOutcome(bench, predictions, score, cost, results)
+
+
+def _finished(directory: Path) -> set[str]:
+    store = PredictionStore(directory)
+    try:
+        return store.finished()
+    finally:
+        store.close()
