@@ -95,13 +95,19 @@ def main() -> None:
     print(f"{args.problems} problems x {args.draws} draws, N = {', '.join(map(str, sizes))}")
     for method in METHODS:
         print(f"  {method:14s}" + "".join(f"{100 * means[method][s]:7.1f}" for s in sizes))
-    errors = ", ".join(f"N={s}: {'exact' if e else f'±{100 * m:.2f}'}"
-                       for s, e, m in zip(sizes, figures.vote.exact, figures.vote.mc_error))
-    print(f"  weighted vote: {errors} (points, Monte Carlo standard error over {args.samples} subsets/problem)")
+    errors = ", ".join(
+        f"N={s}: {'exact' if e else f'±{100 * m:.2f}'}"
+        for s, e, m in zip(sizes, figures.vote.exact, figures.vote.mc_error)
+    )
+    print(
+        f"  weighted vote: {errors} (points, Monte Carlo standard error over {args.samples} subsets/problem)"
+    )
     print(f"  {len(intervals)} bootstrap intervals x {args.resamples} resamples")
     print(f"figures {metrics_seconds:.2f} s, with intervals {total:.2f} s (goal < 2 s)")
-    print(f"naive Python walk: {naive_seconds:.1f} s (from {few} problems, scaled), ratio {naive_seconds / total:.0f}x; "
-          f"largest best-of-N difference {gap:.1e}")
+    print(
+        f"naive Python walk: {naive_seconds:.1f} s (from {few} problems, scaled), ratio {naive_seconds / total:.0f}x; "
+        f"largest best-of-N difference {gap:.1e}"
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,13 @@ def write_graded(path: Path, problems: int, draws: int, seed: int = 0) -> Path:
             for i in range(draws):
                 correct = rng.random() < rate
                 answer = "42" if correct else rng.choice(["41", "43", None])
-                row = {"problem_id": f"p{p}", "sample_index": i, "correct": correct, "answer": answer,
-                       "subset": "even" if p % 2 == 0 else "odd"}
+                row = {
+                    "problem_id": f"p{p}",
+                    "sample_index": i,
+                    "correct": correct,
+                    "answer": answer,
+                    "subset": "even" if p % 2 == 0 else "odd",
+                }
                 out.write(json.dumps(row) + "\n")
     return path
 
@@ -52,14 +57,18 @@ def median_seconds(command: list[str], repeats: int, env: dict[str, str]) -> flo
     times = []
     for attempt in range(repeats + 1):
         start = time.perf_counter()
-        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, cwd=REPO, env=env)
+        subprocess.run(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, cwd=REPO, env=env
+        )
         if attempt:
             times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--problems", type=int, default=100)
     parser.add_argument("--draws", type=int, default=16)
@@ -73,7 +82,11 @@ def main() -> None:
             ("surestep --help", [*surestep, "--help"], 0.3),
             ("surestep score --help", [*surestep, "score", "--help"], 0.3),
             ("surestep prm --help", [*surestep, "prm", "--help"], None),
-            (f"surestep score graded.jsonl ({args.problems} x {args.draws})", [*surestep, "score", str(graded)], 0.6),
+            (
+                f"surestep score graded.jsonl ({args.problems} x {args.draws})",
+                [*surestep, "score", str(graded)],
+                0.6,
+            ),
         ]
         env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")

@@ -118,7 +118,9 @@ def main() -> None:
     )
     print(f"plain math_verify.parse + verify loop: {loop:.2f} s, {len(requests) / loop:,.0f} draws/s")
     print(f"speed-up: {loop / ours:.1f}x")
-    print(f"pairs settled by the exact layers: {stats.unique_pairs - stats.pool_pairs:,}; by math-verify in the pool: {stats.pool_pairs:,}")
+    print(
+        f"pairs settled by the exact layers: {stats.unique_pairs - stats.pool_pairs:,}; by math-verify in the pool: {stats.pool_pairs:,}"
+    )
     print(f"verdicts: {dict(stats.verdicts)}; timeouts: {stats.verdicts.get('timeout', 0)}")
     print(f"slowest single item: {slowest:.3f} s (budget {args.budget} s)")
     print(f"verdicts differing from the plain loop: {len(mismatches)}")

@@ -47,17 +47,24 @@ def write_problems(directory: Path, count: int) -> Path:
     path = directory / "problems.jsonl"
     with path.open("w") as out:
         for i in range(count):
-            out.write(json.dumps({"id": f"p{i}", "question": f"What is {i} + {i + 7}?", "answer": str(2 * i + 7)}) + "\n")
+            out.write(
+                json.dumps({"id": f"p{i}", "question": f"What is {i} + {i + 7}?", "answer": str(2 * i + 7)})
+                + "\n"
+            )
     return path
 
 
-def pipeline_rate(base_url: str, dataset: Path, out: Path, draws: int, concurrency: int) -> tuple[float, int, float]:
+def pipeline_rate(
+    base_url: str, dataset: Path, out: Path, draws: int, concurrency: int
+) -> tuple[float, int, float]:
     request = GenerateRequest(
         out=out,
         model=ModelSpec("openai", "bench"),
         dataset=DatasetRequest(str(dataset), FieldMap()),
         template=PRESETS["default"],
-        plan=GenerationPlan(n=draws, sampling=SamplingParams(max_tokens=64), greedy=False, draws_per_request=1),
+        plan=GenerationPlan(
+            n=draws, sampling=SamplingParams(max_tokens=64), greedy=False, draws_per_request=1
+        ),
         backend_options={"base_url": base_url, "concurrency": concurrency, "timeout": 30.0},
     )
     started = time.perf_counter()
@@ -101,9 +108,14 @@ def measure(latency: float, concurrency: int, problems: int, draws: int) -> tupl
     try:
         with tempfile.TemporaryDirectory() as tmp:
             dataset = write_problems(Path(tmp), problems)
-            prompts = [PRESETS["default"].text.format(question=f"What is {i} + {i + 7}?", options="") for i in range(problems)]
+            prompts = [
+                PRESETS["default"].text.format(question=f"What is {i} + {i + 7}?", options="")
+                for i in range(problems)
+            ]
             bare = bare_loop_rate(base_url, prompts, draws, concurrency)
-            ours, done, write_per_draw = pipeline_rate(base_url, dataset, Path(tmp) / "run", draws, concurrency)
+            ours, done, write_per_draw = pipeline_rate(
+                base_url, dataset, Path(tmp) / "run", draws, concurrency
+            )
             assert done == problems * draws
             return ours, bare, write_per_draw
     finally:
@@ -140,7 +152,9 @@ def main() -> None:
     print(f"  surestep pipeline: {ours:,.0f} draws/s = {ours / 640:.0%} of the ideal 640 (goal >= 90%)")
     print(f"  bare AsyncOpenAI loop: {bare:,.0f} draws/s = {bare / 640:.0%} of the ideal")
     cost = store_cost_per_draw()
-    print(f"run store: {cost * 1e6:,.0f} us to commit one draw in its own transaction (WAL, synchronous=NORMAL);")
+    print(
+        f"run store: {cost * 1e6:,.0f} us to commit one draw in its own transaction (WAL, synchronous=NORMAL);"
+    )
     print("  the pipeline commits from a writer thread, batching what completes during a commit")
 
 

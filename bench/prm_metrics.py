@@ -20,7 +20,7 @@ import numpy as np
 from surestep.prm.data import CORRECT, load_prmbench
 from surestep.prm.predictions import load_predictions
 from surestep.prm.reference import reference_scores
-from surestep.prm.scoring import ScoringOptions, build_table, score_predictions
+from surestep.prm.scoring import PRMBenchScoreConfig, build_table, score_predictions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,11 +67,11 @@ def main() -> None:
         predictions = load_predictions(predictions_path, bench)
         t_predictions = time.perf_counter() - t0
 
-    full_options = ScoringOptions(resamples=args.resamples, seed=args.seed)
+    full_options = PRMBenchScoreConfig(resamples=args.resamples, seed=args.seed)
     t0 = time.perf_counter()
     score = score_predictions(bench, predictions, full_options)
     t_full = time.perf_counter() - t0
-    point_options = ScoringOptions(resamples=0, baselines=False)
+    point_options = PRMBenchScoreConfig(resamples=0, baselines=False)
     t0 = time.perf_counter()
     point = score_predictions(bench, predictions, point_options)
     t_point = time.perf_counter() - t0
@@ -92,14 +92,20 @@ def main() -> None:
     print(f"overall PRMScore {overall['prmscore']:.4f} {overall['interval']}, AUROC {overall['auroc']:.4f}")
     print(f"load data                 {t_data:7.3f} s")
     print(f"load predictions          {t_predictions:7.3f} s")
-    print(f"score: point figures      {t_point:7.3f} s   (reference walk {t_reference:.3f} s, "
-          f"ratio {t_reference / t_point:.1f}x)")
+    print(
+        f"score: point figures      {t_point:7.3f} s   (reference walk {t_reference:.3f} s, "
+        f"ratio {t_reference / t_point:.1f}x)"
+    )
     print(f"score: + AUROC, {args.resamples} bootstrap resamples, baselines {t_full:7.3f} s")
     naive_total = naive_per_resample * args.resamples
-    print(f"  naive bootstrap (walk per resample, {args.naive_resamples} timed): {naive_total:.1f} s for "
-          f"{args.resamples} -> ratio {naive_total / t_full:.0f}x")
+    print(
+        f"  naive bootstrap (walk per resample, {args.naive_resamples} timed): {naive_total:.1f} s for "
+        f"{args.resamples} -> ratio {naive_total / t_full:.0f}x"
+    )
     total = t_data + t_predictions + t_full
-    print(f"total (data + predictions + full scoring) {total:.3f} s  goal < 2 s: {'met' if total < 2 else 'MISSED'}")
+    print(
+        f"total (data + predictions + full scoring) {total:.3f} s  goal < 2 s: {'met' if total < 2 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

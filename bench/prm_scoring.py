@@ -36,9 +36,14 @@ from surestep.prm.scorers.transformers_prm import MathShepherd  # noqa: E402
 def build_model(directory: Path, texts: list[str], hidden: int, layers: int, vocab: int) -> int:
     tokenizer = tiny_tokenizer(texts)
     config = transformers.LlamaConfig(
-        vocab_size=max(vocab, len(tokenizer)), hidden_size=hidden, intermediate_size=2 * hidden,
-        num_hidden_layers=layers, num_attention_heads=max(1, hidden // 64),
-        num_key_value_heads=max(1, hidden // 128), max_position_embeddings=4096, pad_token_id=0,
+        vocab_size=max(vocab, len(tokenizer)),
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=max(1, hidden // 64),
+        num_key_value_heads=max(1, hidden // 128),
+        max_position_embeddings=4096,
+        pad_token_id=0,
         tie_word_embeddings=True,
     )
     torch.manual_seed(0)
@@ -73,7 +78,9 @@ def largest_difference(a: list, b: list) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "prmbench" / "subset400.jsonl"))
+    parser.add_argument(
+        "--data", default=str(REPO.parent / "shared" / "data" / "prmbench" / "subset400.jsonl")
+    )
     parser.add_argument("--instances", type=int, default=400)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
@@ -98,17 +105,27 @@ def main() -> None:
         alone, t_alone = timed_score(scorer, items)
         scorer.batch_tokens = args.batch_tokens
         batched, t_batched = timed_score(scorer, items)
-    print(f"model: {parameters / 1e6:.1f}M parameters; {len(items)} instances, {steps} steps, {tokens} tokens; "
-          f"torch threads {torch.get_num_threads()}, device {args.device}")
-    for label, seconds in (("reference, one per pass, full logits", t_reference),
-                           ("engine, one instance per pass", t_alone),
-                           (f"surestep, bucketed ({args.batch_tokens} tokens)", t_batched)):
-        print(f"{label:42s} {seconds:7.2f} s  {steps / seconds:8.0f} steps/s  {tokens / seconds:9.0f} tokens/s")
+    print(
+        f"model: {parameters / 1e6:.1f}M parameters; {len(items)} instances, {steps} steps, {tokens} tokens; "
+        f"torch threads {torch.get_num_threads()}, device {args.device}"
+    )
+    for label, seconds in (
+        ("reference, one per pass, full logits", t_reference),
+        ("engine, one instance per pass", t_alone),
+        (f"surestep, bucketed ({args.batch_tokens} tokens)", t_batched),
+    ):
+        print(
+            f"{label:42s} {seconds:7.2f} s  {steps / seconds:8.0f} steps/s  {tokens / seconds:9.0f} tokens/s"
+        )
     ratio = t_reference / t_batched
-    print(f"surestep vs reference: {ratio:.2f}x (goal >= 3x: {'met' if ratio >= 3 else 'MISSED'}); "
-          f"largest score difference {largest_difference(reference, batched):.2e}")
-    print(f"bucketing alone (engine one per pass / bucketed): {t_alone / t_batched:.2f}x; "
-          f"largest score difference {largest_difference(alone, batched):.2e}")
+    print(
+        f"surestep vs reference: {ratio:.2f}x (goal >= 3x: {'met' if ratio >= 3 else 'MISSED'}); "
+        f"largest score difference {largest_difference(reference, batched):.2e}"
+    )
+    print(
+        f"bucketing alone (engine one per pass / bucketed): {t_alone / t_batched:.2f}x; "
+        f"largest score difference {largest_difference(alone, batched):.2e}"
+    )
 
 
 if __name__ == "__main__":

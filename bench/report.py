@@ -38,8 +38,31 @@ from surestep.report.html import shorten  # noqa: E402
 from surestep.runs.pipeline import GREEDY, SAMPLE  # noqa: E402
 from surestep.runs.store import RunStore  # noqa: E402
 
-WORDS = ("so", "then", "we", "get", "the", "sum", "of", "both", "sides", "which", "gives", "hence", "note", "that",
-         "substituting", "into", "equation", "simplify", "factor", "multiply", "divide", "terms", "value")
+WORDS = (
+    "so",
+    "then",
+    "we",
+    "get",
+    "the",
+    "sum",
+    "of",
+    "both",
+    "sides",
+    "which",
+    "gives",
+    "hence",
+    "note",
+    "that",
+    "substituting",
+    "into",
+    "equation",
+    "simplify",
+    "factor",
+    "multiply",
+    "divide",
+    "terms",
+    "value",
+)
 
 
 def draw_text(rng: random.Random, answer: int, chars: int) -> str:
@@ -54,30 +77,72 @@ def draw_text(rng: random.Random, answer: int, chars: int) -> str:
 def build_run(directory: Path, problems: int, n: int, chars: int) -> None:
     rng = random.Random(0)
     store = RunStore(directory, create=True)
-    manifest = {"model": {"backend": "bench", "model": "synthetic"}, "n": n, "greedy": True, "dataset": "bench",
-                "configs": {SAMPLE: "sample-config", GREEDY: "greedy-config"}, "protocol": {"ks": [4, 8, 16]}}
+    manifest = {
+        "model": {"backend": "bench", "model": "synthetic"},
+        "n": n,
+        "greedy": True,
+        "dataset": "bench",
+        "configs": {SAMPLE: "sample-config", GREEDY: "greedy-config"},
+        "protocol": {"ks": [4, 8, 16]},
+    }
     store.save_manifest(manifest)
-    items = [Problem(f"p{i:04d}", f"Compute problem {i}: what is {i} + {i}?", str(2 * i),
-                     f"{rng.choice(['comp', 'gaokao'])}_{rng.choice(['en', 'zh'])}") for i in range(problems)]
+    items = [
+        Problem(
+            f"p{i:04d}",
+            f"Compute problem {i}: what is {i} + {i}?",
+            str(2 * i),
+            f"{rng.choice(['comp', 'gaokao'])}_{rng.choice(['en', 'zh'])}",
+        )
+        for i in range(problems)
+    ]
     store.save_problems(items, [p.question for p in items])
     for problem in items:
         skill = rng.random()
         for config, count in (("sample-config", n), ("greedy-config", 1)):
-            answers = [int(problem.answer) if rng.random() < skill else rng.randint(0, 50) for _ in range(count)]
+            answers = [
+                int(problem.answer) if rng.random() < skill else rng.randint(0, 50) for _ in range(count)
+            ]
             completions = [Completion(draw_text(rng, a, chars)) for a in answers]
             store.add_draws(problem.id, config, list(range(count)), list(range(count)), completions)
             stored = [d for d in store.draws(config) if d.problem_id == problem.id]
-            store.add_grades(stored, [GradeRecord(str(a), "boxed", "correct" if str(a) == problem.answer else "wrong",
-                                                  str(a) == problem.answer, "bench", "0", None, 0.0)
-                                      for a in answers])
+            store.add_grades(
+                stored,
+                [
+                    GradeRecord(
+                        str(a),
+                        "boxed",
+                        "correct" if str(a) == problem.answer else "wrong",
+                        str(a) == problem.answer,
+                        "bench",
+                        "0",
+                        None,
+                        0.0,
+                    )
+                    for a in answers
+                ],
+            )
     store.close()
 
 
 def open_in_browser(browser: str, page: Path, profile: Path, fragment: str = "") -> tuple[float, str]:
     started = time.perf_counter()
-    result = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                             "--no-first-run", f"--user-data-dir={profile}", "--dump-dom", page.as_uri() + fragment],
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            page.as_uri() + fragment,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     return time.perf_counter() - started, result.stdout
 
 
@@ -92,24 +157,34 @@ def main() -> None:
         root = Path(tmp)
         started = time.perf_counter()
         build_run(root / "run", args.problems, args.n, args.chars)
-        print(f"built a run of {args.problems} problems x {args.n} draws (+ greedy), ~{args.chars} chars per draw, "
-              f"in {time.perf_counter() - started:.1f} s")
+        print(
+            f"built a run of {args.problems} problems x {args.n} draws (+ greedy), ~{args.chars} chars per draw, "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
         started = time.perf_counter()
         report = write_report([root / "run"], root / "report.html", max_draw_chars=args.max_draw_chars)
         seconds = time.perf_counter() - started
         size = report.stat().st_size
-        print(f"load + figures + render + write: {seconds:.2f} s; report {size / 1e6:.2f} MB "
-              f"(goal < 10 MB: {'met' if size < 10e6 else 'MISSED'})")
+        print(
+            f"load + figures + render + write: {seconds:.2f} s; report {size / 1e6:.2f} MB "
+            f"(goal < 10 MB: {'met' if size < 10e6 else 'MISSED'})"
+        )
         html = report.read_text(encoding="utf-8")
         chunks = re.findall(r'<script type="text/plain" id="texts-0-\d+">([^<]*)</script>', html)
         packed = sum(len(c) for c in chunks)
         view = load_stability_run(root / "run", resamples=0)
-        texts = [[shorten(t, args.max_draw_chars) for t in p.texts] for p in view.problems]  # what the page holds
+        texts = [
+            [shorten(t, args.max_draw_chars) for t in p.texts] for p in view.problems
+        ]  # what the page holds
         raw = json.dumps(texts, ensure_ascii=False, separators=(",", ":")).encode()
         baseline = len(base64.b64encode(gzip.compress(raw, 9, mtime=0)))
-        print(f"draw texts: {len(raw) / 1e6:.1f} MB of JSON -> {packed / 1e6:.2f} MB in {len(chunks)} bzip2 chunks; "
-              f"baseline gzip -9 + base64: {baseline / 1e6:.2f} MB (bzip2 chunks / baseline: {packed / baseline:.2f})")
-        browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+        print(
+            f"draw texts: {len(raw) / 1e6:.1f} MB of JSON -> {packed / 1e6:.2f} MB in {len(chunks)} bzip2 chunks; "
+            f"baseline gzip -9 + base64: {baseline / 1e6:.2f} MB (bzip2 chunks / baseline: {packed / baseline:.2f})"
+        )
+        browser = (
+            shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+        )
         if browser is None:
             print("no chromium: browser timing skipped")
             return
@@ -119,14 +194,20 @@ def main() -> None:
         load, dom = open_in_browser(browser, report, root / "p1")
         ready = 'data-ready="yes"' in dom
         rows = dom.count('class="problem"')
-        print(f"headless chromium, empty page: {base:.2f} s; report until its script finished: {load:.2f} s "
-              f"(ratio {load / base:.1f}x; ready={ready}, {rows} problem rows); "
-              f"report minus browser start-up: {load - base:.2f} s (goal < 5 s: {'met' if load < 5 else 'MISSED'})")
+        print(
+            f"headless chromium, empty page: {base:.2f} s; report until its script finished: {load:.2f} s "
+            f"(ratio {load / base:.1f}x; ready={ready}, {rows} problem rows); "
+            f"report minus browser start-up: {load - base:.2f} s (goal < 5 s: {'met' if load < 5 else 'MISSED'})"
+        )
         last = view.problems[-1]
-        linked, dom = open_in_browser(browser, report, root / "p2", f"#run=0&problem={last.id}&draw={last.n - 1}")
+        linked, dom = open_in_browser(
+            browser, report, root / "p2", f"#run=0&problem={last.id}&draw={last.n - 1}"
+        )
         shown = last.texts[-1][-20:].replace("$", "") in dom.replace("$", "")
-        print(f"report opened at a link to the last draw of the last problem: {linked:.2f} s "
-              f"(against the report alone: {linked / load:.2f}x; the draw's text shown: {shown})")
+        print(
+            f"report opened at a link to the last draw of the last problem: {linked:.2f} s "
+            f"(against the report alone: {linked / load:.2f}x; the draw's text shown: {shown})"
+        )
 
 
 if __name__ == "__main__":

@@ -50,8 +50,15 @@ def start_servers(count: int, concurrency: int, latency: float) -> list[tuple[su
     servers = []
     for _ in range(count):
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.models.fault_server", "--latency", str(latency),
-             "--max-concurrent", str(concurrency)],
+            [
+                sys.executable,
+                "-m",
+                "tests.models.fault_server",
+                "--latency",
+                str(latency),
+                "--max-concurrent",
+                str(concurrency),
+            ],
             stdout=subprocess.PIPE,
             text=True,
             cwd=REPO,
@@ -65,11 +72,16 @@ def start_servers(count: int, concurrency: int, latency: float) -> list[tuple[su
 def write_problems(path: Path, count: int) -> Path:
     with path.open("w") as out:
         for i in range(count):
-            out.write(json.dumps({"id": f"p{i}", "question": f"What is {i} + {i + 7}?", "answer": str(2 * i + 7)}) + "\n")
+            out.write(
+                json.dumps({"id": f"p{i}", "question": f"What is {i} + {i + 7}?", "answer": str(2 * i + 7)})
+                + "\n"
+            )
     return path
 
 
-def measure(servers: int, concurrency: int, latency: float, draws_per_server: int) -> tuple[float, int, dict[str, int]]:
+def measure(
+    servers: int, concurrency: int, latency: float, draws_per_server: int
+) -> tuple[float, int, dict[str, int]]:
     """(draws/s, draws, draws per server) for one run over ``servers`` fresh servers."""
     processes = start_servers(servers, concurrency, latency)
     try:
@@ -81,7 +93,9 @@ def measure(servers: int, concurrency: int, latency: float, draws_per_server: in
                 model=ModelSpec("openai", "bench"),
                 dataset=DatasetRequest(str(dataset), FieldMap()),
                 template=PRESETS["default"],
-                plan=GenerationPlan(n=DRAWS_PER_PROBLEM, sampling=SamplingParams(max_tokens=64), greedy=False),
+                plan=GenerationPlan(
+                    n=DRAWS_PER_PROBLEM, sampling=SamplingParams(max_tokens=64), greedy=False
+                ),
                 backend_options={
                     "base_url": [ServerSpec(url, concurrency) for _, url in processes],
                     "timeout": 60.0,
@@ -126,7 +140,9 @@ class FixedLatencyEngine:
         self._slots = self._slots or asyncio.Semaphore(self.max_concurrency)
         async with self._slots:
             await asyncio.sleep(self._latency)
-        return [Completion(f"It is \\boxed{{{seed}}}.", "stop", 20, 8, self._latency) for seed in request.seeds]
+        return [
+            Completion(f"It is \\boxed{{{seed}}}.", "stop", 20, 8, self._latency) for seed in request.seeds
+        ]
 
 
 def engine_request(out: Path, dataset: Path, draws_per_request: int) -> GenerateRequest:
@@ -136,7 +152,9 @@ def engine_request(out: Path, dataset: Path, draws_per_request: int) -> Generate
         dataset=DatasetRequest(str(dataset), FieldMap()),
         template=PRESETS["default"],
         plan=GenerationPlan(
-            n=draws_per_request, sampling=SamplingParams(max_tokens=8), greedy=False,
+            n=draws_per_request,
+            sampling=SamplingParams(max_tokens=8),
+            greedy=False,
             draws_per_request=draws_per_request,
         ),
     )
@@ -151,7 +169,9 @@ async def timed(request: GenerateRequest, backend: object) -> float:
     return result.progress.done / seconds
 
 
-async def ray_overhead(rate: float, replicas: int, latency: float, draws_per_request: int, draws: int) -> None:
+async def ray_overhead(
+    rate: float, replicas: int, latency: float, draws_per_request: int, draws: int
+) -> None:
     """(b): the fake engine in this process, then split over Ray replicas; prints both and the ratio."""
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # a local instance on 127.0.0.1 only
     from surestep.runs.ray_cluster import RayOptions, ray_session
@@ -160,30 +180,45 @@ async def ray_overhead(rate: float, replicas: int, latency: float, draws_per_req
     share = max(1, math.ceil(rate * latency / draws_per_request / replicas))  # requests at once per replica
     slots = share * replicas  # the same capacity in this process: the ceilings are equal
     ceiling = slots * draws_per_request / latency
-    print(f"(b) fake engine: {latency * 1000:.0f} ms per request of {draws_per_request} draws, {slots} requests "
-          f"at once (ceiling {ceiling:,.0f} draws/s); {draws:,} draws")
+    print(
+        f"(b) fake engine: {latency * 1000:.0f} ms per request of {draws_per_request} draws, {slots} requests "
+        f"at once (ceiling {ceiling:,.0f} draws/s); {draws:,} draws"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         dataset = write_problems(Path(tmp) / "problems.jsonl", draws // draws_per_request)
-        here = await timed(engine_request(Path(tmp) / "here", dataset, draws_per_request),
-                           FixedLatencyEngine(slots, latency, draws_per_request))
+        here = await timed(
+            engine_request(Path(tmp) / "here", dataset, draws_per_request),
+            FixedLatencyEngine(slots, latency, draws_per_request),
+        )
         print(f"  in this process:      {here:8,.1f} draws/s ({here / ceiling:4.0%} of the ceiling)")
-        options = RayOptions(address="local", replicas=replicas, gpus_per_replica=0, cpus_per_replica=0,
-                             local_cpus=os.cpu_count())
+        options = RayOptions(
+            address="local",
+            replicas=replicas,
+            gpus_per_replica=0,
+            cpus_per_replica=0,
+            local_cpus=os.cpu_count(),
+        )
         factory = functools.partial(FixedLatencyEngine, share, latency, draws_per_request)
         with ray_session(options):
             async with ReplicaPool(factory, options) as pool:
                 await pool.all_started()
                 on_ray = await timed(engine_request(Path(tmp) / "ray", dataset, draws_per_request), pool)
-    print(f"  {replicas} Ray replicas x {share}: {on_ray:8,.1f} draws/s ({on_ray / ceiling:4.0%} of the ceiling)")
+    print(
+        f"  {replicas} Ray replicas x {share}: {on_ray:8,.1f} draws/s ({on_ray / ceiling:4.0%} of the ceiling)"
+    )
     print(f"  Ray / in-process: {on_ray / here:.3f} (goal >= 0.9: Ray's overhead at most 10%)")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--concurrency", type=int, default=8, help="requests each server serves at once (C)")
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per request (L)")
     parser.add_argument("--draws-per-server", type=int, default=400)
-    parser.add_argument("--ray-rate", type=float, default=1000.0, help="(b): the fake engine's ceiling, draws/s")
+    parser.add_argument(
+        "--ray-rate", type=float, default=1000.0, help="(b): the fake engine's ceiling, draws/s"
+    )
     parser.add_argument("--ray-replicas", type=int, default=2)
     parser.add_argument("--ray-latency", type=float, default=0.2, help="(b): seconds per request")
     parser.add_argument("--ray-draws-per-request", type=int, default=8)
@@ -198,8 +233,11 @@ def main() -> None:
         except ImportError:
             print("(b) skipped: Ray is not installed (pip install 'surestep[ray]')")
             return
-        asyncio.run(ray_overhead(args.ray_rate, args.ray_replicas, args.ray_latency,
-                                 args.ray_draws_per_request, args.ray_draws))
+        asyncio.run(
+            ray_overhead(
+                args.ray_rate, args.ray_replicas, args.ray_latency, args.ray_draws_per_request, args.ray_draws
+            )
+        )
 
 
 def server_scaling(args: argparse.Namespace) -> None:
@@ -207,17 +245,21 @@ def server_scaling(args: argparse.Namespace) -> None:
     import surestep.models.openai_api  # noqa: F401 (imported before the clock starts, not inside the first run)
 
     ceiling = args.concurrency / args.latency
-    print(f"(a) each server: at most {args.concurrency} requests at once, {args.latency * 1000:.0f} ms each "
-          f"(ceiling {ceiling:,.0f} draws/s); {args.draws_per_server} draws per server, one per request")
+    print(
+        f"(a) each server: at most {args.concurrency} requests at once, {args.latency * 1000:.0f} ms each "
+        f"(ceiling {ceiling:,.0f} draws/s); {args.draws_per_server} draws per server, one per request"
+    )
     base = 0.0
     for servers in (1, 2, 4):
         rate, done, shares = measure(servers, args.concurrency, args.latency, args.draws_per_server)
         base = base or rate
         ratio = rate / (servers * base)
         share = ", ".join(str(count) for count in shares.values())
-        print(f"  {servers} server{'s' if servers > 1 else ' '}: {done:5,} draws at {rate:6,.1f} draws/s "
-              f"({rate / (servers * ceiling):4.0%} of the ceiling); vs linear from 1 server: {ratio:.2f}"
-              f"{' (goal >= 0.9)' if servers > 1 else ''}; draws per server: {share}")
+        print(
+            f"  {servers} server{'s' if servers > 1 else ' '}: {done:5,} draws at {rate:6,.1f} draws/s "
+            f"({rate / (servers * ceiling):4.0%} of the ceiling); vs linear from 1 server: {ratio:.2f}"
+            f"{' (goal >= 0.9)' if servers > 1 else ''}; draws per server: {share}"
+        )
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ def test_run_gives_what_the_cli_prints_and_writes_results_and_report(api_run, cl
     assert set(api_run.score.sheet.subsets) == {"arithmetic", "word"}
     assert api_run.generation.progress.done == 20 * 9 and api_run.generation.missing == 0
     assert read_results(api_run.directory) == api_run.results
-    assert api_run.results.score.to_dict() == {k: v for k, v in printed.items() if k not in ("audit", "tokens")}
+    assert api_run.results.score.to_dict() == {
+        k: v for k, v in printed.items() if k not in ("audit", "tokens")
+    }
     assert printed["tokens"] == api_run.results.tokens.to_dict() and "cost" not in printed  # no prices given
     assert read_results(out).score == api_run.results.score  # same server, same seeds: same figures
     assert api_run.report == api_run.directory / "report.html" and api_run.report.stat().st_size > 0

@@ -320,7 +320,11 @@ async def demo_async(
     from surestep.runs.demo import demo_options
 
     options = demo_options(
-        Path(out), n=n, max_tokens=max_tokens, limit=limit, device=device,
+        Path(out),
+        n=n,
+        max_tokens=max_tokens,
+        limit=limit,
+        device=device,
         invocation=None if invocation is None else dict(invocation),
     )
     done = await _run_job(options, jobs.grading_config(), report=report, progress=progress, log=log)
@@ -342,8 +346,15 @@ def demo(
     """``surestep demo`` (see ``demo_async``); works inside a running event loop too."""
     return _await(
         demo_async(
-            out, n=n, max_tokens=max_tokens, limit=limit, device=device, report=report,
-            progress=progress, log=log, invocation=invocation,
+            out,
+            n=n,
+            max_tokens=max_tokens,
+            limit=limit,
+            device=device,
+            report=report,
+            progress=progress,
+            log=log,
+            invocation=invocation,
         )
     )
 
@@ -615,13 +626,13 @@ def prm_score(
     directory of them, or ``hf:NAME``); ``tune_on`` is a fraction of problems or a file of ids."""
     from surestep.prm.data import load_prmbench
     from surestep.prm.predictions import load_predictions
-    from surestep.prm.scoring import ScoringOptions, score_predictions, tune_split
+    from surestep.prm.scoring import PRMBenchScoreConfig, score_predictions, tune_split
 
     _check_range("resamples", resamples, 0)
     _check_range("confidence", confidence, 0.5, 0.999)
     bench = load_prmbench(data)
     prediction_set = load_predictions(predictions, bench)
-    options = ScoringOptions(
+    options = PRMBenchScoreConfig(
         threshold=threshold,
         redundancy_threshold=threshold_redundancy,
         allow_missing=allow_missing,
@@ -678,7 +689,7 @@ def prm_run(
     ``.to_dict()`` of the result is what ``prm run --json`` prints.
     """
     from surestep.metrics.cost import resolve_prices
-    from surestep.prm.scorers.registry import ScorerOptions
+    from surestep.prm.scorers.registry import PRMScorerConfig
     from surestep.runs.distributed import placement_from_options
     from surestep.runs.prm_run import PRMRunRequest, prm_run_job
 
@@ -689,7 +700,7 @@ def prm_run(
         model=model,
         data=data,
         out=Path(out),
-        options=ScorerOptions(
+        options=PRMScorerConfig(
             protocol=protocol,
             device=device,
             device_map=device_map,

@@ -28,9 +28,22 @@ def small_run(tmp_path_factory):
     server = ServerProcess("tests.models.fault_server")
     try:
         out = tmp_path_factory.mktemp("bon") / "run"
-        result = run_cli("run", "--model", "openai:fake", "--base-url", server.base_url, "--dataset",
-                         str(DEMO_PROBLEMS), "--subset-field", "subset", "--out", str(out), "--preset", "quick",
-                         "--quiet")
+        result = run_cli(
+            "run",
+            "--model",
+            "openai:fake",
+            "--base-url",
+            server.base_url,
+            "--dataset",
+            str(DEMO_PROBLEMS),
+            "--subset-field",
+            "subset",
+            "--out",
+            str(out),
+            "--preset",
+            "quick",
+            "--quiet",
+        )
         assert result.returncode == 0, result.stderr
     finally:
         server.stop()
@@ -78,8 +91,17 @@ def tiny_shepherd(small_run, tmp_path_factory):
 
 
 def _prm_args(run, model, *extra):
-    return ("bon", str(run), "--scorer", "math-shepherd", "--model", str(model), "--tokenizer",
-            str(model / "tokenizer"), *extra)
+    return (
+        "bon",
+        str(run),
+        "--scorer",
+        "math-shepherd",
+        "--model",
+        str(model),
+        "--tokenizer",
+        str(model / "tokenizer"),
+        *extra,
+    )
 
 
 def test_a_tiny_prm_scores_the_run_resumes_after_sigkill_and_refuses_a_changed_setup(
@@ -92,18 +114,24 @@ def test_a_tiny_prm_scores_the_run_resumes_after_sigkill_and_refuses_a_changed_s
     database = run / "run.sqlite"
     child = subprocess.Popen(
         [sys.executable, "-m", "surestep", *_prm_args(run, tiny_shepherd, "--chunk", "1")],
-        cwd=REPO_ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO_ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: child.poll() is not None or count_rows(database, "step_scores") >= 3,
-                   what="three stored step scores")
+        wait_until(
+            lambda: child.poll() is not None or count_rows(database, "step_scores") >= 3,
+            what="three stored step scores",
+        )
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
     assert 3 <= count_rows(database, "step_scores") < 240, "the job never got going, or it finished"
     with sqlite3.connect(database) as db:
-        before = dict(db.execute("SELECT problem_id || '#' || draw_index, scores FROM step_scores").fetchall())
+        before = dict(
+            db.execute("SELECT problem_id || '#' || draw_index, scores FROM step_scores").fetchall()
+        )
     resumed = run_cli(*_prm_args(run, tiny_shepherd, "--chunk", "16", "--json"))
     assert resumed.returncode == 0, resumed.stderr
     with sqlite3.connect(database) as db:
@@ -145,8 +173,10 @@ def test_cli_constants_agree_with_the_modules():
 def test_a_schema_3_store_gains_the_step_scores_table_in_place(tmp_path):
     (tmp_path / "run").mkdir()
     with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
-        db.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-                         "INSERT INTO meta VALUES ('schema', '3');")
+        db.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "INSERT INTO meta VALUES ('schema', '3');"
+        )
     with RunStore(tmp_path / "run") as store:
         assert store.step_scorers() == {} and store.step_scores("key", "config") == {}
     with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:

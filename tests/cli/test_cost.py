@@ -14,8 +14,23 @@ from tests.conftest import DEMO_PROBLEMS
 
 def _run(cli, server, out, *extra):
     return cli(
-        "run", "--model", "openai:fake", "--base-url", server.base_url, "--dataset", str(DEMO_PROBLEMS),
-        "--subset-field", "subset", "--out", str(out), "--n", "2", "--limit", "8", "--no-ci", "--quiet",
+        "run",
+        "--model",
+        "openai:fake",
+        "--base-url",
+        server.base_url,
+        "--dataset",
+        str(DEMO_PROBLEMS),
+        "--subset-field",
+        "subset",
+        "--out",
+        str(out),
+        "--n",
+        "2",
+        "--limit",
+        "8",
+        "--no-ci",
+        "--quiet",
         *extra,
     )
 
@@ -140,8 +155,9 @@ def test_compare_gives_b_minus_a_cost_per_correct_answer(priced_run, cli):
     assert cost["prices_b"] is None and cost["per_correct_delta"] is None  # B is not priced
     assert cost["a"]["per_correct"] == json.loads((a / "results.json").read_text())["cost"]["per_correct"]
 
-    priced = cli("compare", str(a), str(b), "--json", "--resamples", "100", "--price-input", "3",
-                 "--price-output", "3")
+    priced = cli(
+        "compare", str(a), str(b), "--json", "--resamples", "100", "--price-input", "3", "--price-output", "3"
+    )
     cost = json.loads(priced.stdout)["cost"]
     tokens_a, tokens_b = (json.loads((r / "results.json").read_text())["tokens"] for r in (a, b))
     assert tokens_a["correct"] and tokens_b["correct"]  # the server answers sums right ~65% of the time
@@ -164,8 +180,19 @@ def test_the_report_headline_has_the_tokens_and_cost(priced_run, cli, tmp_path):
     assert row_a.startswith(a.name) and row_b.startswith(b.name)
     assert f"${total:,.4f}" in row_a and "/ correct" in row_a  # A is priced as its results.json records
     assert "$" not in row_b and " tokens" in row_b  # B is not priced: its tokens only
-    repriced = cli("report", str(a), str(b), "-o", str(page), "--resamples", "0", "--price-input", "0",
-                   "--price-output", "0")
+    repriced = cli(
+        "report",
+        str(a),
+        str(b),
+        "-o",
+        str(page),
+        "--resamples",
+        "0",
+        "--price-input",
+        "0",
+        "--price-output",
+        "0",
+    )
     assert repriced.returncode == 0, repriced.stderr
     assert "$0.0000 · no correct answer" not in page.read_text() and "$0.0000" in page.read_text()
 
@@ -173,13 +200,30 @@ def test_the_report_headline_has_the_tokens_and_cost(priced_run, cli, tmp_path):
 def test_the_critic_records_its_tokens_per_request_and_prm_run_prices_them(cli, critic_server, tmp_path):
     from tests.conftest import prm_record, write_jsonl
 
-    data = write_jsonl(tmp_path / "prm.jsonl", [
-        prm_record("counterfactual", "p1", 3, [2], question="What is 2 + 3?"),
-        prm_record("circular", "p2", 2, [2], question="SHORT: what is 4 + 4?"),
-    ])
+    data = write_jsonl(
+        tmp_path / "prm.jsonl",
+        [
+            prm_record("counterfactual", "p1", 3, [2], question="What is 2 + 3?"),
+            prm_record("circular", "p2", 2, [2], question="SHORT: what is 4 + 4?"),
+        ],
+    )
     out = tmp_path / "critic"
-    args = ("prm", "run", "--scorer", "critic", "--model", "critic-1", "--base-url", critic_server.base_url,
-            "--data", str(data), "--out", str(out), "--protocol", "card")
+    args = (
+        "prm",
+        "run",
+        "--scorer",
+        "critic",
+        "--model",
+        "critic-1",
+        "--base-url",
+        critic_server.base_url,
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--protocol",
+        "card",
+    )
     result = cli(*args, "--price-input", "2", "--price-output", "10")
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(out / "predictions.sqlite") as db:
@@ -203,9 +247,13 @@ def test_a_prediction_store_made_before_tokens_were_recorded_gains_the_columns(t
     from surestep.runs.prm_run import DATABASE, prm_run_cost
 
     with sqlite3.connect(tmp_path / DATABASE) as db:  # the table as surestep made it before
-        db.execute("CREATE TABLE predictions (id TEXT PRIMARY KEY, position INTEGER NOT NULL, "
-                   "steps INTEGER NOT NULL, row TEXT NOT NULL, seconds REAL NOT NULL)")
-        db.execute("INSERT INTO predictions VALUES ('a', 0, 2, '{\"id\": \"a\", \"step_scores\": [1, 0]}', 0.1)")
+        db.execute(
+            "CREATE TABLE predictions (id TEXT PRIMARY KEY, position INTEGER NOT NULL, "
+            "steps INTEGER NOT NULL, row TEXT NOT NULL, seconds REAL NOT NULL)"
+        )
+        db.execute(
+            'INSERT INTO predictions VALUES (\'a\', 0, 2, \'{"id": "a", "step_scores": [1, 0]}\', 0.1)'
+        )
     cost = prm_run_cost(tmp_path, Prices(1.0, 1.0))
     assert (cost.total.draws, cost.total.missing, cost.total.cost) == (1, 1, None)  # kept, uncounted
     with sqlite3.connect(tmp_path / DATABASE) as db:

@@ -31,7 +31,14 @@ def draw_rows(run: dict[str, np.ndarray], prefix: str = "p") -> list[dict]:
                     "answer": None if answer < 0 else str(answer),
                 }
             )
-        rows.append({"problem_id": f"{prefix}{i}", "sample_index": 0, "greedy": True, "correct": bool(run["greedy"][i])})
+        rows.append(
+            {
+                "problem_id": f"{prefix}{i}",
+                "sample_index": 0,
+                "greedy": True,
+                "correct": bool(run["greedy"][i]),
+            }
+        )
     return rows
 
 
@@ -83,14 +90,28 @@ def test_json_predicted_halfwidths_are_half_the_score_intervals(cli, pilot_file)
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["num_problems"] == 150 and plan["n"] == 16 and plan["ks"] == [4, 8, 16]
-    for key in ("predicted_halfwidth", "figures", "grid", "paired", "headline", "target", "confidence", "notes"):
+    for key in (
+        "predicted_halfwidth",
+        "figures",
+        "grid",
+        "paired",
+        "headline",
+        "target",
+        "confidence",
+        "notes",
+    ):
         assert key in plan
     score = json.loads(cli("score", str(pilot_file), "--json", "--ci", "--resamples", "4000").stdout)
     predicted = plan["predicted_halfwidth"]
     expected_keys = {"greedy", "avg@16"} | {
         f"{name}@{k}{tail}"
         for k in (4, 8, 16)
-        for name, tail in [("pass", ""), ("mG-Pass", ""), ("maj", ""), *(("G-Pass", f"_{t}") for t in ("0.5", "0.75", "1.0"))]
+        for name, tail in [
+            ("pass", ""),
+            ("mG-Pass", ""),
+            ("maj", ""),
+            *(("G-Pass", f"_{t}") for t in ("0.5", "0.75", "1.0")),
+        ]
     }
     assert set(predicted) == expected_keys
     for key, halfwidth in predicted.items():
@@ -101,8 +122,11 @@ def test_json_predicted_halfwidths_are_half_the_score_intervals(cli, pilot_file)
 
 
 def test_json_figures_grid_and_targets_are_consistent(cli, pilot_file):
-    plan = json.loads(cli("plan", str(pilot_file), "--json", "--target", "0.05", "--problems", "100,400",
-                          "--draws", "8,32").stdout)
+    plan = json.loads(
+        cli(
+            "plan", str(pilot_file), "--json", "--target", "0.05", "--problems", "100,400", "--draws", "8,32"
+        ).stdout
+    )
     assert plan["grid"]["problems"] == [100, 150, 400] and plan["grid"]["draws"] == [8, 16, 32]
     figure = plan["figures"]["G-Pass@8_0.75"]
     variance = figure["variance"]
@@ -129,10 +153,14 @@ def test_a_run_directory_plans_like_its_draws_and_pairs_with_a_second_run(cli, t
     run_b = simulate_run(rng, 1 / (1 + np.exp(-(logit + 0.5))), 8)
     dir_a, dir_b = make_run_dir(tmp_path / "a", run_a), make_run_dir(tmp_path / "b", run_b)
     from_dir = json.loads(cli("plan", str(dir_a), "--json").stdout)
-    from_file = json.loads(cli("plan", str(write_jsonl(tmp_path / "a.jsonl", draw_rows(run_a))), "--json").stdout)
+    from_file = json.loads(
+        cli("plan", str(write_jsonl(tmp_path / "a.jsonl", draw_rows(run_a))), "--json").stdout
+    )
     assert from_dir["predicted_halfwidth"] == from_file["predicted_halfwidth"]
     assert from_dir["ks"] == [4, 8]  # the run's protocol
-    paired = json.loads(cli("plan", str(dir_a), "--against", str(dir_b), "--json", "--detect", "0.05").stdout)["paired"]
+    paired = json.loads(
+        cli("plan", str(dir_a), "--against", str(dir_b), "--json", "--detect", "0.05").stdout
+    )["paired"]
     assert paired["against"] == str(dir_b) and paired["shared_problems"] == 120
     assert paired["assumed_correlation"] is None
     for key in ("avg@8", "G-Pass@8_0.5", "mG-Pass@4"):
@@ -194,7 +222,9 @@ def test_bad_inputs_exit_2(cli, tmp_path, jsonl_file):
     single = jsonl_file([{"problem_id": "a", "sample_index": i, "correct": i < 2} for i in range(4)])
     one = cli("plan", str(single))
     assert one.returncode == 2 and "at least 2 problems" in one.stderr
-    ungraded_file = jsonl_file([{"problem_id": "a", "sample_index": 0, "response": "1", "gold": "1"}], "u.jsonl")
+    ungraded_file = jsonl_file(
+        [{"problem_id": "a", "sample_index": 0, "response": "1", "gold": "1"}], "u.jsonl"
+    )
     result = cli("plan", str(ungraded_file))
     assert result.returncode == 2 and "correct" in result.stderr
     rng = np.random.default_rng(7)
@@ -202,7 +232,8 @@ def test_bad_inputs_exit_2(cli, tmp_path, jsonl_file):
     result = cli("plan", str(ungraded))
     assert result.returncode == 2 and "surestep grade" in result.stderr
     other = jsonl_file(
-        [{"problem_id": f"x{i}", "sample_index": j, "correct": True} for i in range(3) for j in range(4)], "x.jsonl"
+        [{"problem_id": f"x{i}", "sample_index": j, "correct": True} for i in range(3) for j in range(4)],
+        "x.jsonl",
     )
     rows = [{"problem_id": f"y{i}", "sample_index": j, "correct": j < i} for i in range(3) for j in range(4)]
     disjoint = cli("plan", str(jsonl_file(rows, "y.jsonl")), "--against", str(other))

@@ -17,8 +17,26 @@ def test_score_prints_the_paper_table_and_the_extras(cli, small_prmbench):
     result = cli("prm", "score", str(predictions), "--data", str(data), "--resamples", "100")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for header in ("Overall", "NR", "NCL", "Simplicity", "ES", "SC", "DC", "CI", "Soundness", "PS", "DR",
-                   "MS", "Sensitivity", "AUROC", "95% CI", "all-correct", "random (seeded)", "oracle"):
+    for header in (
+        "Overall",
+        "NR",
+        "NCL",
+        "Simplicity",
+        "ES",
+        "SC",
+        "DC",
+        "CI",
+        "Soundness",
+        "PS",
+        "DR",
+        "MS",
+        "Sensitivity",
+        "AUROC",
+        "95% CI",
+        "all-correct",
+        "random (seeded)",
+        "oracle",
+    ):
         assert header in out, header
     assert "predictions" in out and "60.0" in out  # the model row: overall PRMScore 0.6
     assert "first-error-index F1" in out and "1 instances list error steps past their last step" in out
@@ -91,7 +109,8 @@ def test_all_correct_predictions_on_the_full_benchmark(cli, shared_data, tmp_pat
     data = shared_data / "prmbench" / "full"
     bench = load_prmbench(str(data))
     predictions = write_jsonl(
-        tmp_path / "all_correct.jsonl", ({"id": i.id, "step_scores": [1.0] * len(i.steps)} for i in bench.instances)
+        tmp_path / "all_correct.jsonl",
+        ({"id": i.id, "step_scores": [1.0] * len(i.steps)} for i in bench.instances),
     )
     result = cli("prm", "score", str(predictions), "--data", str(data), "--json", "--tune-on", "0.25")
     assert result.returncode == 0, result.stderr
@@ -110,8 +129,9 @@ def test_scorers_listing_imports_neither_torch_nor_numpy():
         "try:\n    main(['prm', 'scorers', '--json'])\nexcept SystemExit:\n    pass\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT,
-                            timeout=300, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300, check=True
+    )
     listing, _, modules = result.stdout.rstrip("\n").rpartition("\n")
     assert json.loads(listing)["scorers"]
     loaded = {name.split(".")[0] for name in json.loads(modules)}

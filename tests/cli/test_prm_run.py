@@ -29,14 +29,31 @@ def tiny_shepherd(subset, tmp_path_factory):
     texts = []
     for line in subset.read_text().splitlines():
         record = json.loads(line)
-        texts += [record["modified_question"], record["original_question"], *record["modified_process"],
-                  *record["original_process"]]
+        texts += [
+            record["modified_question"],
+            record["original_question"],
+            *record["modified_process"],
+            *record["original_process"],
+        ]
     return build("math-shepherd", tmp_path_factory.mktemp("shepherd"), texts)
 
 
 def _args(model, subset, out, *extra):
-    return ("prm", "run", "--scorer", "math-shepherd", "--model", str(model), "--tokenizer",
-            str(model / "tokenizer"), "--data", str(subset), "--out", str(out), *extra)
+    return (
+        "prm",
+        "run",
+        "--scorer",
+        "math-shepherd",
+        "--model",
+        str(model),
+        "--tokenizer",
+        str(model / "tokenizer"),
+        "--data",
+        str(subset),
+        "--out",
+        str(out),
+        *extra,
+    )
 
 
 def _predictions(out):
@@ -70,8 +87,20 @@ def test_run_writes_predictions_and_prints_the_table(cli, tiny_shepherd, subset,
     assert again.returncode == 0, again.stderr
     assert _predictions(out) == rows  # nothing rescored, nothing lost
 
-    refused = cli("prm", "run", "--scorer", "qwen-prm", "--model", str(tiny_shepherd), "--data", str(subset),
-                  "--out", str(out), "--limit", "30")
+    refused = cli(
+        "prm",
+        "run",
+        "--scorer",
+        "qwen-prm",
+        "--model",
+        str(tiny_shepherd),
+        "--data",
+        str(subset),
+        "--out",
+        str(out),
+        "--limit",
+        "30",
+    )
     assert refused.returncode == 2
     assert "different scorer setup" in refused.stderr and "scorer: run has" in refused.stderr
     other_protocol = cli(*_args(tiny_shepherd, subset, out, "--limit", "30", "--protocol", "card"))
@@ -80,7 +109,9 @@ def test_run_writes_predictions_and_prints_the_table(cli, tiny_shepherd, subset,
 
     text = cli(*_args(tiny_shepherd, subset, out, "--limit", "30", "--threshold", "0.3"))
     assert text.returncode == 0, text.stderr
-    assert "protocol prmbench, threshold 0.3, inputs cut at 2,048 tokens, float32: NOT comparable" in text.stdout
+    assert (
+        "protocol prmbench, threshold 0.3, inputs cut at 2,048 tokens, float32: NOT comparable" in text.stdout
+    )
     assert "threshold 0.3 instead of PRMBench's 0.5" in text.stdout
 
 
@@ -88,13 +119,23 @@ def test_a_killed_run_resumes_without_rescoring(tiny_shepherd, subset, tmp_path)
     out = tmp_path / "killed"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     child = subprocess.Popen(
-        [sys.executable, "-m", "surestep", *_args(tiny_shepherd, subset, out, "--limit", "80", "--chunk", "1")],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "surestep",
+            *_args(tiny_shepherd, subset, out, "--limit", "80", "--chunk", "1"),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     database = out / "predictions.sqlite"
     try:
-        wait_until(lambda: child.poll() is not None or count_rows(database, "predictions") >= 5,
-                   what="five stored predictions")
+        wait_until(
+            lambda: child.poll() is not None or count_rows(database, "predictions") >= 5,
+            what="five stored predictions",
+        )
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -117,10 +158,24 @@ def test_a_killed_run_resumes_without_rescoring(tiny_shepherd, subset, tmp_path)
 def test_scorers_are_listed_with_their_models(cli):
     result = cli("prm", "scorers")
     assert result.returncode == 0, result.stderr
-    for text in ("math-shepherd", "peiyi9979/math-shepherd-mistral-7b-prm", "qwen-prm",
-                 "Qwen/Qwen2.5-Math-PRM-7B", "rlhflow-prm", "reasoneval", "GAIR/ReasonEval-7B", "skywork-prm",
-                 "Skywork/Skywork-o1-Open-PRM-Qwen-2.5-1.5B", "llemma-prm", "mathminos", "pure-prm",
-                 "jinachris/PURE-PRM-7B", "critic", "prmbench", "card"):
+    for text in (
+        "math-shepherd",
+        "peiyi9979/math-shepherd-mistral-7b-prm",
+        "qwen-prm",
+        "Qwen/Qwen2.5-Math-PRM-7B",
+        "rlhflow-prm",
+        "reasoneval",
+        "GAIR/ReasonEval-7B",
+        "skywork-prm",
+        "Skywork/Skywork-o1-Open-PRM-Qwen-2.5-1.5B",
+        "llemma-prm",
+        "mathminos",
+        "pure-prm",
+        "jinachris/PURE-PRM-7B",
+        "critic",
+        "prmbench",
+        "card",
+    ):
         assert text in result.stdout, text
 
 
@@ -128,38 +183,73 @@ def test_scorers_json_lists_every_default_with_its_source(cli):
     result = cli("prm", "scorers", "--json")
     assert result.returncode == 0, result.stderr
     scorers = {s["name"]: s for s in json.loads(result.stdout)["scorers"]}
-    assert set(scorers) == {"math-shepherd", "qwen-prm", "rlhflow-prm", "reasoneval", "skywork-prm", "llemma-prm",
-                            "mathminos", "pure-prm", "critic"}
+    assert set(scorers) == {
+        "math-shepherd",
+        "qwen-prm",
+        "rlhflow-prm",
+        "reasoneval",
+        "skywork-prm",
+        "llemma-prm",
+        "mathminos",
+        "pure-prm",
+        "critic",
+    }
     for name, scorer in scorers.items():
         assert scorer["models"], name
         assert set(scorer["protocols"]) == {"prmbench", "card"}, name
         for protocol, defaults in scorer["protocols"].items():
-            assert {"format", "threshold", "redundancy_threshold", "truncation", "dtype", "sources"} <= set(defaults)
-            assert all(defaults["sources"][key] for key in ("threshold", "redundancy_threshold", "truncation",
-                                                            "dtype")), (name, protocol)
+            assert {"format", "threshold", "redundancy_threshold", "truncation", "dtype", "sources"} <= set(
+                defaults
+            )
+            assert all(
+                defaults["sources"][key]
+                for key in ("threshold", "redundancy_threshold", "truncation", "dtype")
+            ), (name, protocol)
     prmbench = {name: s["protocols"]["prmbench"] for name, s in scorers.items()}
     assert prmbench["reasoneval"]["redundancy_threshold"] == 0.15
     assert prmbench["skywork-prm"]["threshold"] == -0.05
     assert prmbench["mathminos"]["threshold"] == 0.0 and prmbench["pure-prm"]["threshold"] == 0.0
     assert prmbench["critic"]["threshold"] == 0.0 and prmbench["critic"]["redundancy_threshold"] == 0.0
     assert {n: d["dtype"] for n, d in prmbench.items() if n != "critic"} == {
-        "math-shepherd": "float32", "qwen-prm": "bfloat16", "rlhflow-prm": "float32", "reasoneval": "bfloat16",
-        "skywork-prm": "float32", "llemma-prm": "float32", "mathminos": "float32", "pure-prm": "bfloat16"}
+        "math-shepherd": "float32",
+        "qwen-prm": "bfloat16",
+        "rlhflow-prm": "float32",
+        "reasoneval": "bfloat16",
+        "skywork-prm": "float32",
+        "llemma-prm": "float32",
+        "mathminos": "float32",
+        "pure-prm": "bfloat16",
+    }
     assert all(d["truncation"] == 2048 for n, d in prmbench.items() if n != "critic")
     assert scorers["reasoneval"]["protocols"]["card"]["redundancy_threshold"] == 0.15
     assert all(s["protocols"]["card"]["truncation"] is None for s in scorers.values())
 
 
 def _texts(data):
-    return [s for r in map(json.loads, data.read_text().splitlines())
-            for s in (r["question"], *r["original_process"], *r["modified_process"], "Step 1: Step 2: Step 3:")]
+    return [
+        s
+        for r in map(json.loads, data.read_text().splitlines())
+        for s in (r["question"], *r["original_process"], *r["modified_process"], "Step 1: Step 2: Step 3:")
+    ]
 
 
-def test_skywork_under_prmbench_reads_n_plus_one_rewards_and_judges_differences(cli, small_prmbench, tmp_path):
+def test_skywork_under_prmbench_reads_n_plus_one_rewards_and_judges_differences(
+    cli, small_prmbench, tmp_path
+):
     data, _ = small_prmbench
     model = build("skywork-prm", tmp_path / "skywork", _texts(data))
-    base = ("prm", "run", "--scorer", "skywork-prm", "--model", str(model), "--tokenizer", str(model / "tokenizer"),
-            "--data", str(data))
+    base = (
+        "prm",
+        "run",
+        "--scorer",
+        "skywork-prm",
+        "--model",
+        str(model),
+        "--tokenizer",
+        str(model / "tokenizer"),
+        "--data",
+        str(data),
+    )
     result = cli(*base, "--out", str(tmp_path / "prmbench"), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -176,8 +266,20 @@ def test_skywork_under_prmbench_reads_n_plus_one_rewards_and_judges_differences(
 def test_skywork_card_rewards_or_differences(cli, small_prmbench, tmp_path):
     data, _ = small_prmbench
     model = build("skywork-prm", tmp_path / "skywork", _texts(data))
-    base = ("prm", "run", "--scorer", "skywork-prm", "--model", str(model), "--tokenizer", str(model / "tokenizer"),
-            "--data", str(data), "--protocol", "card")
+    base = (
+        "prm",
+        "run",
+        "--scorer",
+        "skywork-prm",
+        "--model",
+        str(model),
+        "--tokenizer",
+        str(model / "tokenizer"),
+        "--data",
+        str(data),
+        "--protocol",
+        "card",
+    )
     plain = cli(*base, "--out", str(tmp_path / "plain"), "--json")
     differences = cli(*base, "--out", str(tmp_path / "diff"), "--reward-differences", "--json")
     assert plain.returncode == 0 and differences.returncode == 0, plain.stderr + differences.stderr
@@ -197,8 +299,21 @@ def test_reasoneval_under_prmbench_judges_redundancy_at_0_15(cli, small_prmbench
     data, _ = small_prmbench
     model = build("reasoneval", tmp_path / "reasoneval", _texts(data), pad_token="<s>")
     out = tmp_path / "run"
-    result = cli("prm", "run", "--scorer", "reasoneval", "--model", str(model), "--tokenizer",
-                 str(model / "tokenizer"), "--data", str(data), "--out", str(out), "--json")
+    result = cli(
+        "prm",
+        "run",
+        "--scorer",
+        "reasoneval",
+        "--model",
+        str(model),
+        "--tokenizer",
+        str(model / "tokenizer"),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["threshold"] == {"validity": 0.5, "redundancy": 0.15}

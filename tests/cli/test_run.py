@@ -10,8 +10,21 @@ from tests.conftest import DEMO_PROBLEMS
 
 def _run(cli, server, out, *extra):
     return cli(
-        "run", "--model", "openai:fake", "--base-url", server.base_url, "--dataset", str(DEMO_PROBLEMS),
-        "--subset-field", "subset", "--out", str(out), "--preset", "quick", "--quiet", *extra,
+        "run",
+        "--model",
+        "openai:fake",
+        "--base-url",
+        server.base_url,
+        "--dataset",
+        str(DEMO_PROBLEMS),
+        "--subset-field",
+        "subset",
+        "--out",
+        str(out),
+        "--preset",
+        "quick",
+        "--quiet",
+        *extra,
     )
 
 
@@ -44,8 +57,18 @@ def test_grade_run_fills_missing_grades_and_regrades_on_request(fault_server, cl
     server = fault_server()
     out = tmp_path / "run"
     generated = cli(
-        "generate", "--model", "openai:fake", "--base-url", server.base_url, "--dataset", str(DEMO_PROBLEMS),
-        "--out", str(out), "--n", "4", "--quiet",
+        "generate",
+        "--model",
+        "openai:fake",
+        "--base-url",
+        server.base_url,
+        "--dataset",
+        str(DEMO_PROBLEMS),
+        "--out",
+        str(out),
+        "--n",
+        "4",
+        "--quiet",
     )
     assert generated.returncode == 0, generated.stderr
     result = cli("grade", str(out))

@@ -17,10 +17,24 @@ from surestep.cli.main import COMMANDS
 from surestep.cli.main import cli as surestep_group
 from tests.conftest import REPO_ROOT
 
-HEAVY = frozenset({
-    "torch", "transformers", "scipy", "datasets", "matplotlib", "math_verify", "sympy",
-    "httpx", "httpx2", "openai", "pyarrow", "pandas", "ray", "vllm",
-})
+HEAVY = frozenset(
+    {
+        "torch",
+        "transformers",
+        "scipy",
+        "datasets",
+        "matplotlib",
+        "math_verify",
+        "sympy",
+        "httpx",
+        "httpx2",
+        "openai",
+        "pyarrow",
+        "pandas",
+        "ray",
+        "vllm",
+    }
+)
 """Top-level packages that cost from a tenth of a second to seconds to import."""
 
 PROBE = """
@@ -38,7 +52,11 @@ def _modules_after(*args: str) -> tuple[str, set[str]]:
     """Run the CLI with ``args`` in a fresh interpreter: (its output, every module it imported)."""
     result = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
-        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300, check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=300,
+        check=True,
         env={**os.environ, "COLUMNS": "200"},
     )
     output, _, modules = result.stdout.rstrip("\n").rpartition("\n")
@@ -78,7 +96,12 @@ print(json.dumps(sorted(sys.modules)))
 
 def test_import_surestep_loads_nothing_heavy_and_the_api_on_first_use():
     result = subprocess.run(
-        [sys.executable, "-c", IMPORT_PROBE], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300, check=True
+        [sys.executable, "-c", IMPORT_PROBE],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=300,
+        check=True,
     )
     modules = set(json.loads(result.stdout))
     assert _heavy(modules) == []
@@ -126,7 +149,11 @@ def test_every_command_defined_in_the_cli_package_is_registered():
                 defined[f"{module.__name__}:{value.name}"] = value
             if isinstance(value, click.Group):
                 grouped.update(id(command) for command in value.commands.values())
-    top_level = {key for key, command in defined.items() if id(command) not in grouped and command is not surestep_group}
+    top_level = {
+        key
+        for key, command in defined.items()
+        if id(command) not in grouped and command is not surestep_group
+    }
     registered = {f"{entry.target.partition(':')[0]}:{name}" for name, entry in COMMANDS.items()}
     assert top_level == registered
 

@@ -126,14 +126,30 @@ def test_shared_aime24_and_amc23(name, count):
 def _tiny_directory(root: Path) -> Path:
     """Two LiveMathBench-style split files (JSONL and JSON) and things a directory load must skip."""
     root.mkdir()
-    write_jsonl(root / "B_en.jsonl", [
-        {"question": "What is 1 + 1?", "answer": "$2$", "question_type": "problem-solving", "options": []},
-        {"question": "What is 2 + 2?", "answer": 4, "question_type": "problem-solving", "options": []},
-    ])
-    (root / "A_en.json").write_text(json.dumps([
-        {"question": "Pick the even one.", "answer": "B", "question_type": "multiple-choice",
-         "options": ["1", "2", "3"]},
-    ]))
+    write_jsonl(
+        root / "B_en.jsonl",
+        [
+            {
+                "question": "What is 1 + 1?",
+                "answer": "$2$",
+                "question_type": "problem-solving",
+                "options": [],
+            },
+            {"question": "What is 2 + 2?", "answer": 4, "question_type": "problem-solving", "options": []},
+        ],
+    )
+    (root / "A_en.json").write_text(
+        json.dumps(
+            [
+                {
+                    "question": "Pick the even one.",
+                    "answer": "B",
+                    "question_type": "multiple-choice",
+                    "options": ["1", "2", "3"],
+                },
+            ]
+        )
+    )
     (root / "README.md").write_text("not data\n")
     write_jsonl(root / ".hidden.jsonl", ["{broken"])
     (root / "nested").mkdir()
@@ -145,7 +161,9 @@ def test_a_directory_of_files_loads_as_one_set_with_one_subset_per_file(tmp_path
     root = _tiny_directory(tmp_path / "bench")
     problem_set = load_problems(str(root))
     assert [(p.id, p.subset, p.answer) for p in problem_set.problems] == [
-        ("A_en/0", "A_en", "B"), ("B_en/0", "B_en", "$2$"), ("B_en/1", "B_en", "4"),
+        ("A_en/0", "A_en", "B"),
+        ("B_en/0", "B_en", "$2$"),
+        ("B_en/1", "B_en", "4"),
     ]
     assert problem_set.problems[0].options == {"A": "1", "B": "2", "C": "3"}
     picked = load_problems(f"{root}:B_en").problems
@@ -153,7 +171,10 @@ def test_a_directory_of_files_loads_as_one_set_with_one_subset_per_file(tmp_path
     assert load_problems(f"{root}:B_en,A_en").problems == problem_set.problems  # the directory's order
     assert is_livemathbench(str(root)) and load_template("auto", dataset=str(root)).name == "livemathbench"
     mapped = load_problems(str(root), FieldMap(subset="question_type")).problems
-    assert [(p.id, p.subset) for p in mapped][:2] == [("A_en/0", "multiple-choice"), ("B_en/0", "problem-solving")]
+    assert [(p.id, p.subset) for p in mapped][:2] == [
+        ("A_en/0", "multiple-choice"),
+        ("B_en/0", "problem-solving"),
+    ]
 
 
 def test_ids_from_the_data_are_prefixed_by_their_file(tmp_path):
@@ -162,7 +183,10 @@ def test_ids_from_the_data_are_prefixed_by_their_file(tmp_path):
     write_jsonl(root / "one.jsonl", [{"id": 1, "problem": "P", "answer": "5", "subject": "Algebra"}])
     write_jsonl(root / "two.jsonl", [{"id": 1, "problem": "Q", "answer": "6", "subject": "Algebra"}])
     problems = load_problems(str(root)).problems
-    assert [(p.id, p.subset) for p in problems] == [("one/1", "one"), ("two/1", "two")]  # the file beats subject
+    assert [(p.id, p.subset) for p in problems] == [
+        ("one/1", "one"),
+        ("two/1", "two"),
+    ]  # the file beats subject
     assert load_problems(str(root / "one.jsonl")).problems[0].subset == "Algebra"
     assert not is_livemathbench(str(root)) and load_template("auto", dataset=str(root)).name == "default"
 
@@ -170,13 +194,26 @@ def test_ids_from_the_data_are_prefixed_by_their_file(tmp_path):
 @pytest.mark.parametrize(
     ("files", "spec_tail", "message"),
     [
-        ({"a.jsonl": ['{"question": "Q", "answer": "1"}', '{"question": "Q"}']}, "",
-         "a.jsonl:2: missing the answer"),
-        ({"a.jsonl": ['{"question": "Q", "answer": "1", "level": [5]}']}, "",
-         "a.jsonl:1: field 'level': expected text or a number, got list"),
-        ({"a.jsonl": ['{"question": "Q", "answer": "1"}'], "a.json": ["[]"]}, "",
-         "two files give subset 'a': a.json and a.jsonl"),
-        ({"a.jsonl": ['{"question": "Q", "answer": "1"}']}, ":a,b", "no problem file for 'b' (this directory has a)"),
+        (
+            {"a.jsonl": ['{"question": "Q", "answer": "1"}', '{"question": "Q"}']},
+            "",
+            "a.jsonl:2: missing the answer",
+        ),
+        (
+            {"a.jsonl": ['{"question": "Q", "answer": "1", "level": [5]}']},
+            "",
+            "a.jsonl:1: field 'level': expected text or a number, got list",
+        ),
+        (
+            {"a.jsonl": ['{"question": "Q", "answer": "1"}'], "a.json": ["[]"]},
+            "",
+            "two files give subset 'a': a.json and a.jsonl",
+        ),
+        (
+            {"a.jsonl": ['{"question": "Q", "answer": "1"}']},
+            ":a,b",
+            "no problem file for 'b' (this directory has a)",
+        ),
         ({"notes.txt": ["hello"]}, "", "no problem files (.jsonl, .json, .parquet) in this directory"),
     ],
 )
@@ -195,8 +232,20 @@ def test_generate_on_a_directory_uses_the_livemathbench_prompt_and_keeps_subsets
     server = fault_server()
     out = tmp_path / "run"
     result = cli(
-        "generate", "--model", "openai:fake", "--base-url", server.base_url, "--dataset", str(root),
-        "--out", str(out), "--n", "2", "--timeout", "5", "--quiet",
+        "generate",
+        "--model",
+        "openai:fake",
+        "--base-url",
+        server.base_url,
+        "--dataset",
+        str(root),
+        "--out",
+        str(out),
+        "--n",
+        "2",
+        "--timeout",
+        "5",
+        "--quiet",
     )
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
@@ -211,8 +260,25 @@ def test_generate_on_math500_level_5_stores_levels(fault_server, cli, tmp_path):
     server = fault_server()
     out = tmp_path / "run"
     result = cli(
-        "generate", "--model", "openai:fake", "--base-url", server.base_url, "--dataset", str(path),
-        "--level", "5", "--limit", "3", "--out", str(out), "--n", "1", "--no-greedy", "--timeout", "5", "--quiet",
+        "generate",
+        "--model",
+        "openai:fake",
+        "--base-url",
+        server.base_url,
+        "--dataset",
+        str(path),
+        "--level",
+        "5",
+        "--limit",
+        "3",
+        "--out",
+        str(out),
+        "--n",
+        "1",
+        "--no-greedy",
+        "--timeout",
+        "5",
+        "--quiet",
     )
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "manifest.json").read_text())["prompt"]["name"] == "default"

@@ -36,7 +36,10 @@ def test_field_mapping_and_usual_names(tmp_path):
     [
         ([{"id": 1, "answer": "2"}], "p.jsonl:1: missing the question"),
         ([{"id": 1, "question": "Q", "answer": ""}], "p.jsonl:1: field 'answer': is empty"),
-        ([{"id": 1, "question": "Q", "answer": "1"}, {"id": 1, "question": "Q", "answer": "1"}], "p.jsonl:2: duplicate"),
+        (
+            [{"id": 1, "question": "Q", "answer": "1"}, {"id": 1, "question": "Q", "answer": "1"}],
+            "p.jsonl:2: duplicate",
+        ),
         (["{not json"], "p.jsonl:1: invalid JSON"),
         ([{"id": 1, "question": "Q", "answer": "1", "options": 5}], "p.jsonl:1: field 'options'"),
     ],
@@ -49,8 +52,10 @@ def test_bad_problem_files_name_file_line_and_field(tmp_path, rows, message):
 
 
 def test_json_and_parquet_files(tmp_path):
-    rows = [{"problem": "What is 1 + 1?", "answer": "2", "level": "Level 5", "unique_id": "a"},
-            {"problem": "What is 2 + 2?", "answer": "4", "level": "Level 3", "unique_id": "b"}]
+    rows = [
+        {"problem": "What is 1 + 1?", "answer": "2", "level": "Level 5", "unique_id": "a"},
+        {"problem": "What is 2 + 2?", "answer": "4", "level": "Level 3", "unique_id": "b"},
+    ]
     json_path = tmp_path / "p.json"
     json_path.write_text(json.dumps({"data": rows}))
     assert [p.id for p in load_problems(str(json_path)).problems] == ["a", "b"]
@@ -64,13 +69,29 @@ def test_json_and_parquet_files(tmp_path):
 
 
 def test_math_records_keep_level_and_subject_and_prefer_unique_id(tmp_path):
-    rows = [{"id": 0, "unique_id": "test/algebra/1.json", "problem": "P", "answer": "1", "level": 5.0,
-             "subject": "Algebra"},
-            {"id": 1, "unique_id": "test/geometry/2.json", "problem": "Q", "answer": "2", "level": "Level 3",
-             "subject": " "}]
+    rows = [
+        {
+            "id": 0,
+            "unique_id": "test/algebra/1.json",
+            "problem": "P",
+            "answer": "1",
+            "level": 5.0,
+            "subject": "Algebra",
+        },
+        {
+            "id": 1,
+            "unique_id": "test/geometry/2.json",
+            "problem": "Q",
+            "answer": "2",
+            "level": "Level 3",
+            "subject": " ",
+        },
+    ]
     problems = load_problems(str(write_jsonl(tmp_path / "m.jsonl", rows))).problems
     assert [(p.id, p.level, p.subset) for p in problems] == [
-        ("test/algebra/1.json", "5", "Algebra"), ("test/geometry/2.json", "Level 3", None)]
+        ("test/algebra/1.json", "5", "Algebra"),
+        ("test/geometry/2.json", "Level 3", None),
+    ]
     mapped = load_problems(str(tmp_path / "m.jsonl"), FieldMap(id="id")).problems
     assert [p.id for p in mapped] == ["0", "1"]
     with pytest.raises(InputError, match="--level 4: no such level \\(levels here: 3, 5\\)"):
@@ -83,16 +104,28 @@ def test_math_records_keep_level_and_subject_and_prefer_unique_id(tmp_path):
 def _livemathbench_dir(root: Path) -> Path:
     """A local dataset directory in LiveMathBench's layout: one config per split and language."""
     configs = {
-        "v202412_CNMO_en": [{"question": "What is 1 + 1?", "answer": "2", "question_type": "Problem-Solving",
-                             "options": []}],
-        "v202412_CNMO_cn": [{"question": "1 + 2 等于多少？", "answer": "3", "question_type": "Multiple-Choice",
-                             "options": ["2", "3", "4"]}],
+        "v202412_CNMO_en": [
+            {"question": "What is 1 + 1?", "answer": "2", "question_type": "Problem-Solving", "options": []}
+        ],
+        "v202412_CNMO_cn": [
+            {
+                "question": "1 + 2 等于多少？",
+                "answer": "3",
+                "question_type": "Multiple-Choice",
+                "options": ["2", "3", "4"],
+            }
+        ],
     }
     lines = ["---", "configs:"]
     for name, rows in configs.items():
         (root / name).mkdir(parents=True)
         write_jsonl(root / name / "test.jsonl", rows)
-        lines += [f"- config_name: {name}", "  data_files:", "  - split: test", f"    path: {name}/test.jsonl"]
+        lines += [
+            f"- config_name: {name}",
+            "  data_files:",
+            "  - split: test",
+            f"    path: {name}/test.jsonl",
+        ]
     (root / "README.md").write_text("\n".join([*lines, "---", ""]))
     return root
 

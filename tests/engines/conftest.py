@@ -45,8 +45,14 @@ EAGER = {"enforce_eager": True}
 when an engine starts (2.5 to 6 minutes on two loaded cores, every time: its compile cache fails to
 load, "'function' object has no attribute 'finalize_loading'"); an eager engine starts in seconds."""
 DECOY_GENERATION_CONFIG = {
-    "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2,
-    "do_sample": True, "temperature": 0.05, "top_k": 1, "top_p": 0.1, "repetition_penalty": 1.5,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "pad_token_id": 2,
+    "do_sample": True,
+    "temperature": 0.05,
+    "top_k": 1,
+    "top_p": 0.1,
+    "repetition_penalty": 1.5,
     "max_new_tokens": 3,
 }
 """Sampling defaults that, if they reached a request, would make every draw 3 tokens of one text."""
@@ -99,14 +105,32 @@ class VLLMServer:
             self.port = int(sock.getsockname()[1])
         self.log = log
         command = [
-            sys.executable, "-m", SERVER_MODULE, "--model", str(model),
-            "--served-model-name", SERVED, "--host", "127.0.0.1", "--port", str(self.port),
-            "--max-model-len", str(MAX_MODEL_LEN), "--gpu-memory-utilization", ENGINE_MEMORY,
-            "--dtype", ENGINE_DTYPE, "--generation-config", "vllm", "--no-enable-chunked-prefill",
+            sys.executable,
+            "-m",
+            SERVER_MODULE,
+            "--model",
+            str(model),
+            "--served-model-name",
+            SERVED,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--max-model-len",
+            str(MAX_MODEL_LEN),
+            "--gpu-memory-utilization",
+            ENGINE_MEMORY,
+            "--dtype",
+            ENGINE_DTYPE,
+            "--generation-config",
+            "vllm",
+            "--no-enable-chunked-prefill",
             "--enforce-eager",
         ]
         with log.open("w") as output:
-            self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def _healthy(self) -> bool:
         import httpx
@@ -119,8 +143,10 @@ class VLLMServer:
     def url(self) -> str:
         """The server's /v1 URL, once it answers /health (it fails the test if the server exited)."""
         wait_until(
-            lambda: self.process.poll() is not None or self._healthy(), what="the vLLM server to answer /health",
-            timeout=SERVER_START_SECONDS, interval=1.0,
+            lambda: self.process.poll() is not None or self._healthy(),
+            what="the vLLM server to answer /health",
+            timeout=SERVER_START_SECONDS,
+            interval=1.0,
         )
         assert self.process.poll() is None, f"the vLLM server exited:\n{self.log.read_text()[-4000:]}"
         return f"http://127.0.0.1:{self.port}/v1"

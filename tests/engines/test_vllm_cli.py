@@ -33,14 +33,44 @@ PROBLEMS, N, BLOCK, SEED = 3, 4, 4, 7
 def test_surestep_run_with_vllm_in_process(engine_model: Path, tmp_path: Path):
     out = tmp_path / "run"
     args = [
-        "run", "--model", f"vllm:{engine_model}", "--dataset", str(DEMO_PROBLEMS), "--limit", str(PROBLEMS),
-        "--n", str(N), "--k", "2,4", "--draws-per-request", str(BLOCK), "--concurrency", "4",
-        "--max-tokens", "24", "--seed", str(SEED), "--prompt", "brief",
-        "--dtype", ENGINE_DTYPE, "--gpu-memory-utilization", ENGINE_MEMORY, "--max-model-len", str(MAX_MODEL_LEN),
-        "--out", str(out), "--quiet", "--json", "--no-ci",
+        "run",
+        "--model",
+        f"vllm:{engine_model}",
+        "--dataset",
+        str(DEMO_PROBLEMS),
+        "--limit",
+        str(PROBLEMS),
+        "--n",
+        str(N),
+        "--k",
+        "2,4",
+        "--draws-per-request",
+        str(BLOCK),
+        "--concurrency",
+        "4",
+        "--max-tokens",
+        "24",
+        "--seed",
+        str(SEED),
+        "--prompt",
+        "brief",
+        "--dtype",
+        ENGINE_DTYPE,
+        "--gpu-memory-utilization",
+        ENGINE_MEMORY,
+        "--max-model-len",
+        str(MAX_MODEL_LEN),
+        "--out",
+        str(out),
+        "--quiet",
+        "--json",
+        "--no-ci",
     ]
     result = subprocess.run(
-        [sys.executable, "-m", "surestep", *args], capture_output=True, text=True, timeout=RUN_SECONDS,
+        [sys.executable, "-m", "surestep", *args],
+        capture_output=True,
+        text=True,
+        timeout=RUN_SECONDS,
         env={**os.environ, "HF_HUB_OFFLINE": "1", ENGINE_ARGS_ENV: "" if COMPILED else json.dumps(EAGER)},
         check=False,
     )
@@ -51,12 +81,16 @@ def test_surestep_run_with_vllm_in_process(engine_model: Path, tmp_path: Path):
     assert manifest["model"] == {"backend": "vllm", "model": str(engine_model)}
     [engine] = manifest["engines"]
     assert engine["server"] == "vllm"
-    assert engine["reported"]["dtype"] == ENGINE_DTYPE and engine["reported"]["max_model_len"] == MAX_MODEL_LEN
+    assert (
+        engine["reported"]["dtype"] == ENGINE_DTYPE and engine["reported"]["max_model_len"] == MAX_MODEL_LEN
+    )
     assert engine["reported"]["enforce_eager"] is not COMPILED  # the environment's arguments reached vllm.LLM
     kinds = {manifest["configs"][SAMPLE]: SAMPLE, manifest["configs"][GREEDY]: GREEDY}
     plan = GenerationPlan(n=N, sampling=SamplingParams(), seed=SEED, draws_per_request=BLOCK)
     with contextlib.closing(sqlite3.connect(out / "run.sqlite")) as db:
-        draws = db.execute("SELECT problem_id, config, draw_index, seed, completion_tokens FROM draws").fetchall()
+        draws = db.execute(
+            "SELECT problem_id, config, draw_index, seed, completion_tokens FROM draws"
+        ).fetchall()
     assert len(draws) == PROBLEMS * (N + 1)
     for problem_id, config, index, seed, tokens in draws:
         assert seed == draw_seed(plan, problem_id, kinds[config], index)

@@ -35,7 +35,10 @@ pytestmark = NEEDS_VLLM
 PROBLEMS = 3
 N = 4
 PLAN = GenerationPlan(
-    n=N, sampling=SamplingParams(temperature=1.0, top_p=0.9, top_k=50, max_tokens=24), seed=7, draws_per_request=4
+    n=N,
+    sampling=SamplingParams(temperature=1.0, top_p=0.9, top_k=50, max_tokens=24),
+    seed=7,
+    draws_per_request=4,
 )
 
 
@@ -44,8 +47,12 @@ def backend(engine_model: Path):
     from surestep.models.vllm_engine import VLLMBackend
 
     engine = VLLMBackend(
-        str(engine_model), draws_per_request=PLAN.draws_per_request, concurrency=4,
-        gpu_memory_utilization=float(ENGINE_MEMORY), max_model_len=MAX_MODEL_LEN, dtype=ENGINE_DTYPE,
+        str(engine_model),
+        draws_per_request=PLAN.draws_per_request,
+        concurrency=4,
+        gpu_memory_utilization=float(ENGINE_MEMORY),
+        max_model_len=MAX_MODEL_LEN,
+        dtype=ENGINE_DTYPE,
         engine_options=EAGER,
     )
     yield engine
@@ -110,8 +117,11 @@ def test_a_run_stores_the_seed_of_every_draw_and_each_draw_repeats_alone(backend
 
 
 def test_the_models_generation_config_supplies_no_sampling_defaults(reference):
-    sampled = [row for row in _draws(reference) if row[1] != json.loads(
-        (reference / "manifest.json").read_text())["configs"][GREEDY]]
+    sampled = [
+        row
+        for row in _draws(reference)
+        if row[1] != json.loads((reference / "manifest.json").read_text())["configs"][GREEDY]
+    ]
     assert max(tokens for *_, tokens in sampled) > DECOY_GENERATION_CONFIG["max_new_tokens"]
     for problem_id in {row[0] for row in sampled}:
         texts = {text for pid, _, _, text, _, _ in sampled if pid == problem_id}
@@ -164,10 +174,14 @@ def test_an_interrupted_run_resumes_without_duplicates(backend, engine_model, re
 def test_prompts_are_rendered_as_llm_chat_renders_them(backend):
     import vllm
 
-    conversation = (("system", "Reason step by step."), ("user", "What is 7 + 5? Put the answer in \\boxed{}."))
+    conversation = (
+        ("system", "Reason step by step."),
+        ("user", "What is 7 + 5? Put the answer in \\boxed{}."),
+    )
     [output] = backend.llm.chat(
         [{"role": role, "content": content} for role, content in conversation],
-        vllm.SamplingParams(max_tokens=1), use_tqdm=False,
+        vllm.SamplingParams(max_tokens=1),
+        use_tqdm=False,
     )
     assert backend.prompt_token_ids(conversation) == list(output.prompt_token_ids)
 
@@ -179,7 +193,9 @@ def test_a_prompt_longer_than_the_context_fails_alone(backend):
 
     async def both() -> list:
         try:
-            return await asyncio.gather(backend.generate(too_long), backend.generate(fine), return_exceptions=True)
+            return await asyncio.gather(
+                backend.generate(too_long), backend.generate(fine), return_exceptions=True
+            )
         finally:
             await backend.aclose()
 

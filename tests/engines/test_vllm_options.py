@@ -23,8 +23,14 @@ from surestep.models.vllm_engine import (
 )
 
 VLLM_SAMPLING_DEFAULTS = {
-    "presence_penalty": 0.0, "frequency_penalty": 0.0, "repetition_penalty": 1.0, "min_p": 0.0,
-    "min_tokens": 0, "ignore_eos": False, "include_stop_str_in_output": False, "stop_token_ids": [],
+    "presence_penalty": 0.0,
+    "frequency_penalty": 0.0,
+    "repetition_penalty": 1.0,
+    "min_p": 0.0,
+    "min_tokens": 0,
+    "ignore_eos": False,
+    "include_stop_str_in_output": False,
+    "stop_token_ids": [],
 }
 
 
@@ -49,8 +55,12 @@ def test_engine_arguments_on_gpu_and_on_cpu():
     options = EngineOptions(tensor_parallel_size=2, gpu_memory_utilization=0.85, max_model_len=4096)
     gpu = engine_kwargs("Qwen/Qwen2.5-Math-7B-Instruct", options, on_cpu=False)
     assert gpu == {
-        "model": "Qwen/Qwen2.5-Math-7B-Instruct", "tensor_parallel_size": 2, "gpu_memory_utilization": 0.85,
-        "dtype": "auto", "generation_config": "auto", "max_model_len": 4096,
+        "model": "Qwen/Qwen2.5-Math-7B-Instruct",
+        "tensor_parallel_size": 2,
+        "gpu_memory_utilization": 0.85,
+        "dtype": "auto",
+        "generation_config": "auto",
+        "max_model_len": 4096,
     }
     cpu = engine_kwargs("m", EngineOptions(max_model_len=16384), on_cpu=True)
     assert cpu["enable_chunked_prefill"] is False and cpu["max_model_len"] == 16384
@@ -75,8 +85,13 @@ def test_engine_arguments_from_the_environment():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("tensor_parallel_size", 0), ("gpu_memory_utilization", 0.0), ("gpu_memory_utilization", 1.5),
-     ("max_model_len", 0), ("dtype", "int8")],
+    [
+        ("tensor_parallel_size", 0),
+        ("gpu_memory_utilization", 0.0),
+        ("gpu_memory_utilization", 1.5),
+        ("max_model_len", 0),
+        ("dtype", "int8"),
+    ],
 )
 def test_engine_options_refuse_impossible_values(field, value):
     with pytest.raises(ValueError, match=field):
@@ -91,5 +106,7 @@ def test_the_model_spec_needs_a_model():
 
 def test_importing_the_backend_does_not_import_vllm():
     probe = "import sys, surestep.models.vllm_engine; print(sorted(m for m in sys.modules if m.split('.')[0] == 'vllm'))"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
     assert result.stdout.strip() == "[]"

@@ -34,10 +34,34 @@ def test_a_run_against_vllm_serve_stores_the_seeds_vllm_used(server, tmp_path):
 
     out = tmp_path / "run"
     result = run_cli(
-        "run", "--model", f"openai:{SERVED}", "--base-url", server, "--dataset", str(DEMO_PROBLEMS),
-        "--limit", str(PROBLEMS), "--n", str(N), "--k", "2,4", "--draws-per-request", str(BLOCK),
-        "--concurrency", "4", "--max-tokens", str(MAX_TOKENS), "--seed", str(SEED), "--prompt", "brief",
-        "--out", str(out), "--quiet", "--json", "--no-ci",
+        "run",
+        "--model",
+        f"openai:{SERVED}",
+        "--base-url",
+        server,
+        "--dataset",
+        str(DEMO_PROBLEMS),
+        "--limit",
+        str(PROBLEMS),
+        "--n",
+        str(N),
+        "--k",
+        "2,4",
+        "--draws-per-request",
+        str(BLOCK),
+        "--concurrency",
+        "4",
+        "--max-tokens",
+        str(MAX_TOKENS),
+        "--seed",
+        str(SEED),
+        "--prompt",
+        "brief",
+        "--out",
+        str(out),
+        "--quiet",
+        "--json",
+        "--no-ci",
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["num_problems"] == PROBLEMS
@@ -49,7 +73,9 @@ def test_a_run_against_vllm_serve_stores_the_seeds_vllm_used(server, tmp_path):
     plan = GenerationPlan(n=N, sampling=SamplingParams(), seed=SEED, draws_per_request=BLOCK)
     with contextlib.closing(sqlite3.connect(out / "run.sqlite")) as db:
         prompts = dict(db.execute("SELECT problem_id, prompt FROM problems").fetchall())
-        draws = db.execute("SELECT problem_id, config, draw_index, text, seed FROM draws ORDER BY 1, 2, 3").fetchall()
+        draws = db.execute(
+            "SELECT problem_id, config, draw_index, text, seed FROM draws ORDER BY 1, 2, 3"
+        ).fetchall()
     assert len(draws) == PROBLEMS * (N + 1)
     sampled_seeds = {}
     with httpx.Client(base_url=server, timeout=300) as client:
@@ -59,8 +85,10 @@ def test_a_run_against_vllm_serve_stores_the_seeds_vllm_used(server, tmp_path):
             if kind == SAMPLE:
                 sampled_seeds.setdefault(problem_id, []).append(seed)
             body = {
-                "model": SERVED, "messages": [{"role": "user", "content": prompts[problem_id]}],
-                "max_tokens": MAX_TOKENS, "seed": seed,
+                "model": SERVED,
+                "messages": [{"role": "user", "content": prompts[problem_id]}],
+                "max_tokens": MAX_TOKENS,
+                "seed": seed,
                 "temperature": sampling["temperature"] if kind == SAMPLE else 0.0,
                 "top_p": sampling["top_p"] if kind == SAMPLE else 1.0,
             }

@@ -70,7 +70,9 @@ def test_a_draw_without_token_counts_makes_its_groups_figures_null():
     some = [*draws(), DrawTokens("p3", "hard", None, None, True)]
     summary = summarize_cost(some, PRICES)
     assert summary.total.missing == 1
-    assert summary.total.cost is None and summary.total.tokens is None and summary.total.cost_per_correct is None
+    assert (
+        summary.total.cost is None and summary.total.tokens is None and summary.total.cost_per_correct is None
+    )
     assert summary.subsets["easy"].cost == pytest.approx(1040 / 1e6)  # its own draws all have counts
     assert summary.subsets["hard"].cost is None
     assert summary.cost_per_problem.mean is None  # p3 is unknown, so the mean over problems is too

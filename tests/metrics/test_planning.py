@@ -89,7 +89,10 @@ def splits_of(outcomes: ProblemOutcomes, ks: tuple[int, ...]) -> dict[str, pm.Va
     assert outcomes.greedy_correct is not None
     assert outcomes.answer_classes is not None
     assert outcomes.draw_correct is not None
-    out = {GREEDY_KEY: pm.split_fixed(outcomes.greedy_correct, n), "avg": pm.split_counts(pm.MEAN_KERNEL, n, c)}
+    out = {
+        GREEDY_KEY: pm.split_fixed(outcomes.greedy_correct, n),
+        "avg": pm.split_counts(pm.MEAN_KERNEL, n, c),
+    }
     for k in ks:
         out[pass_key(k)] = pm.split_counts(pm.pass_kernel(k), n, c)
         for tau in (0.5, 0.75, 1.0):
@@ -138,7 +141,9 @@ def test_overlap_moments_weighted_by_overlap_give_the_squared_estimator():
     for make in KERNELS.values():
         kernel = make(k)
         moments = pm.overlap_moments(kernel, n, c)
-        assert moments @ pm.overlap_weights(n, k) == pytest.approx(pm.kernel_estimate(kernel, n, c) ** 2, abs=1e-12)
+        assert moments @ pm.overlap_weights(n, k) == pytest.approx(
+            pm.kernel_estimate(kernel, n, c) ** 2, abs=1e-12
+        )
 
 
 def test_overlap_weights_are_the_hypergeometric_law():
@@ -235,7 +240,9 @@ def test_majority_jackknife_is_close_and_errs_on_the_wide_side():
     assert split.method == pm.JACKKNIFE
     for draws in (n, 2 * n):
         fresh = simulate_run(rng, np.repeat(p, reps), draws)
-        fresh_classes = classes_from_answers([[None if a < 0 else str(a) for a in row] for row in fresh["answers"]])
+        fresh_classes = classes_from_answers(
+            [[None if a < 0 else str(a) for a in row] for row in fresh["answers"]]
+        )
         values = maj_at_k(fresh_classes, fresh["correct"], k).reshape(p.size, reps)
         truth = values.var(axis=1, ddof=1).mean()
         assert 0.97 <= split.within_at(draws) / truth <= 1.35, draws
@@ -245,7 +252,11 @@ def test_greedy_has_no_within_part_and_ignores_n():
     values = np.array([1, 0, 1, 1, 0, 0, 1, 0], dtype=float)
     split = pm.split_fixed(values, n=16)
     assert (split.within, split.between, split.method) == (0.0, pytest.approx(values.var(ddof=1)), pm.FIXED)
-    assert split.halfwidth(8, 4) == split.halfwidth(8, 400) == pytest.approx(1.959964 * math.sqrt(split.total / 8))
+    assert (
+        split.halfwidth(8, 4)
+        == split.halfwidth(8, 400)
+        == pytest.approx(1.959964 * math.sqrt(split.total / 8))
+    )
     assert pm.draws_for_halfwidth(split, 8, 0.5) is None
 
 
@@ -293,7 +304,9 @@ def test_targets_are_the_smallest_that_reach_them():
 # --- validation against the scoring code's bootstrap on sub-runs of a large synthetic run -------
 
 
-def _bootstrap_halfwidths(outcomes: ProblemOutcomes, protocol: StabilityProtocol, seed: int) -> dict[str, float]:
+def _bootstrap_halfwidths(
+    outcomes: ProblemOutcomes, protocol: StabilityProtocol, seed: int
+) -> dict[str, float]:
     """Half of each interval's width, as ``surestep score --ci`` computes the intervals."""
     scores = per_problem_scores(outcomes, protocol)
     intervals = bootstrap_intervals(scores, derive=lambda m: derived_figures(m, protocol), seed=seed)
@@ -322,7 +335,9 @@ def test_predicted_halfwidths_match_the_bootstrap_on_sub_runs(large_run, pilot_d
         blocks = [rest[i * problems : (i + 1) * problems] for i in range(min(8, rest.size // problems))]
         widths: dict[str, list[float]] = {}
         for seed, rows in enumerate(blocks):
-            for key, width in _bootstrap_halfwidths(outcomes_of(large_run, rows, draws), protocol, seed).items():
+            for key, width in _bootstrap_halfwidths(
+                outcomes_of(large_run, rows, draws), protocol, seed
+            ).items():
                 widths.setdefault(key, []).append(width)
         for key, split in splits.items():
             score_key = avg_key(draws) if key == "avg" else key

@@ -114,8 +114,12 @@ def test_threshold_sweep_counts_match_direct_labelling():
     thresholds, counts = threshold_sweep(scores, positive, fixed=[1, 2, 3, 4])
     for t, row in zip(thresholds, counts):
         label = scores > t
-        direct = [np.sum(label & positive) + 1, np.sum(label & ~positive) + 2,
-                  np.sum(~label & ~positive) + 3, np.sum(~label & positive) + 4]
+        direct = [
+            np.sum(label & positive) + 1,
+            np.sum(label & ~positive) + 2,
+            np.sum(~label & ~positive) + 3,
+            np.sum(~label & positive) + 4,
+        ]
         np.testing.assert_array_equal(row, direct)
     assert counts[0, TP] == positive.sum() + 1  # lowest candidate: every step judged correct
     assert counts[-1, TP] == 1  # highest: none

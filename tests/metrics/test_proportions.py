@@ -47,7 +47,9 @@ def test_wilson_is_mirror_symmetric_contains_the_estimate_and_narrows_with_n():
         for successes in range(trials + 1):
             interval = wilson_interval(successes, trials)
             mirror = wilson_interval(trials - successes, trials)
-            assert interval.low == pytest.approx(1 - mirror.high) and interval.high == pytest.approx(1 - mirror.low)
+            assert interval.low == pytest.approx(1 - mirror.high) and interval.high == pytest.approx(
+                1 - mirror.low
+            )
             assert 0 <= interval.low <= successes / trials <= interval.high <= 1
     widths = [wilson_interval(n // 4, n).high - wilson_interval(n // 4, n).low for n in (8, 40, 400, 4000)]
     assert widths == sorted(widths, reverse=True)

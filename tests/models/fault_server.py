@@ -74,8 +74,18 @@ class _State:
 
 
 def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -> bytes:
-    reasons = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
-    lines = [f"HTTP/1.1 {status} {reasons[status]}", "Content-Type: application/json", f"Content-Length: {len(body)}"]
+    reasons = {
+        200: "OK",
+        400: "Bad Request",
+        404: "Not Found",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+    }
+    lines = [
+        f"HTTP/1.1 {status} {reasons[status]}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+    ]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
@@ -113,8 +123,14 @@ def _describe(state: _State, method: str, path: str, raw: bytes) -> bytes:
     if path == "/stats":
         body = {**state.counts, "authorization": sorted(state.authorization)}
     elif path == "/v1/models":
-        model = {"id": args.served_model, "object": "model", "owned_by": "fault-server",
-                 "root": "tests/fault-server", "max_model_len": 4096, "created": random.getrandbits(30)}
+        model = {
+            "id": args.served_model,
+            "object": "model",
+            "owned_by": "fault-server",
+            "root": "tests/fault-server",
+            "max_model_len": 4096,
+            "created": random.getrandbits(30),
+        }
         body = {"object": "list", "data": [model]}
     elif path == "/version":
         body = {"version": args.version}

@@ -50,7 +50,9 @@ def test_greedy_ignores_the_seed_and_stop_strings_cut(backend):
     b = _generate(backend, GenerationRequest(MESSAGES, params, (2,)))[0]
     assert a.text == b.text and a.text
     word = a.text.split()[1] if len(a.text.split()) > 1 else a.text[1:3]
-    cut = _generate(backend, GenerationRequest(MESSAGES, SamplingParams(0.0, max_tokens=16, stop=(word,)), (1,)))[0]
+    cut = _generate(
+        backend, GenerationRequest(MESSAGES, SamplingParams(0.0, max_tokens=16, stop=(word,)), (1,))
+    )[0]
     assert word not in cut.text and a.text.startswith(cut.text)
     assert cut.finish_reason == "stop"
 
@@ -58,8 +60,26 @@ def test_greedy_ignores_the_seed_and_stop_strings_cut(backend):
 def test_run_with_the_bundled_model_end_to_end(cli, tmp_path):
     out = tmp_path / "run"
     result = cli(
-        "run", "--model", "local:", "--dataset", str(DEMO_PROBLEMS), "--limit", "2", "--n", "4", "--k", "2,4",
-        "--max-tokens", "24", "--draws-per-request", "4", "--out", str(out), "--quiet", "--json", "--no-ci",
+        "run",
+        "--model",
+        "local:",
+        "--dataset",
+        str(DEMO_PROBLEMS),
+        "--limit",
+        "2",
+        "--n",
+        "4",
+        "--k",
+        "2,4",
+        "--max-tokens",
+        "24",
+        "--draws-per-request",
+        "4",
+        "--out",
+        str(out),
+        "--quiet",
+        "--json",
+        "--no-ci",
     )
     assert result.returncode == 0, result.stderr
     sheet = json.loads(result.stdout)
@@ -78,7 +98,9 @@ def test_run_with_the_bundled_model_end_to_end(cli, tmp_path):
 def test_requests_in_flight_together_share_a_left_padded_batch(backend):
     params = SamplingParams(temperature=0.0, max_tokens=10)
     short = GenerationRequest((("user", "What is 2 + 2?"),), params, (1,))
-    long = GenerationRequest((("user", "Tom has 3 apples and buys 4 more. How many apples now?"),), params, (1,))
+    long = GenerationRequest(
+        (("user", "Tom has 3 apples and buys 4 more. How many apples now?"),), params, (1,)
+    )
     alone = [_generate(backend, short)[0].text, _generate(backend, long)[0].text]
 
     async def together():

@@ -21,8 +21,19 @@ TOTAL = 30 * (8 + 1)  # the demo set, n = 8 plus the greedy draw
 def _args(out: Path, *servers: str, extra: tuple[str, ...] = ()) -> list[str]:
     urls = [arg for url in servers for arg in ("--base-url", url)]
     return [
-        "generate", "--model", "openai:fake", "--dataset", str(DEMO_PROBLEMS), "--out", str(out),
-        "--n", "8", "--timeout", "10", *urls, *extra,
+        "generate",
+        "--model",
+        "openai:fake",
+        "--dataset",
+        str(DEMO_PROBLEMS),
+        "--out",
+        str(out),
+        "--n",
+        "8",
+        "--timeout",
+        "10",
+        *urls,
+        *extra,
     ]
 
 
@@ -34,7 +45,9 @@ def _draws(out: Path) -> list[tuple]:
 
 
 def _set_latency(server, seconds: float) -> None:
-    httpx.post(f"http://127.0.0.1:{server.port}/control", json={"latency": seconds}, timeout=10).raise_for_status()
+    httpx.post(
+        f"http://127.0.0.1:{server.port}/control", json={"latency": seconds}, timeout=10
+    ).raise_for_status()
 
 
 @pytest.mark.slow
@@ -48,7 +61,14 @@ def test_a_server_killed_mid_run_and_brought_back_changes_no_draw(fault_server, 
     a, b, c = (fault_server("--latency", "0.05") for _ in range(3))
     out = tmp_path / "run"
     process = subprocess.Popen(
-        [sys.executable, "-m", "surestep", *_args(out, a.base_url, b.base_url, c.base_url), "--concurrency", "2"],
+        [
+            sys.executable,
+            "-m",
+            "surestep",
+            *_args(out, a.base_url, b.base_url, c.base_url),
+            "--concurrency",
+            "2",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -103,4 +123,6 @@ def test_a_servers_file_spreads_a_run_and_the_manifest_records_each_engine(fault
     assert upgraded.stats()["ok"] > 0
     after = json.loads((out / "manifest.json").read_text())["engines"]
     assert after[:2] == engines
-    assert [(e["server"], e["reported"]["version"]["version"]) for e in after[2:]] == [(f"127.0.0.1:{b.port}", "1.1")]
+    assert [(e["server"], e["reported"]["version"]["version"]) for e in after[2:]] == [
+        (f"127.0.0.1:{b.port}", "1.1")
+    ]

@@ -37,7 +37,9 @@ def _generate(backend: OpenAIBackend, request: GenerationRequest):
 
 def _request(count: int, temperature: float = 1.0) -> GenerationRequest:
     messages = (("user", "What is 2 + 3?"),)
-    return GenerationRequest(messages, SamplingParams(temperature=temperature), tuple(range(100, 100 + count)))
+    return GenerationRequest(
+        messages, SamplingParams(temperature=temperature), tuple(range(100, 100 + count))
+    )
 
 
 PICK = "Pick a digit."
@@ -119,13 +121,21 @@ def test_each_server_reports_the_served_model_and_engine_version(fault_server):
         {
             "server": f"127.0.0.1:{a.port}",
             "reported": {
-                "models": {"id": "fake", "root": "tests/fault-server", "owned_by": "fault-server", "max_model_len": 4096},
+                "models": {
+                    "id": "fake",
+                    "root": "tests/fault-server",
+                    "owned_by": "fault-server",
+                    "max_model_len": 4096,
+                },
                 "version": {"version": "0.9.1"},
             },
         },
         {
             "server": f"127.0.0.1:{b.port}",
-            "reported": {"models": {"served": ["other"], "model_listed": False}, "version": {"version": "0.0-fault"}},
+            "reported": {
+                "models": {"served": ["other"], "model_listed": False},
+                "version": {"version": "0.0-fault"},
+            },
         },
     ]
 
@@ -134,7 +144,9 @@ def test_a_dead_server_is_retried_around_and_taken_out(fault_server):
     live = fault_server()
     dead = _closed_port_url()
     backend = OpenAIBackend("fake", base_url=[dead, live.base_url], concurrency=4, backoff_base=0.01)
-    requests = [GenerationRequest((("user", f"What is {i} + 1?"),), SamplingParams(), (i,)) for i in range(40)]
+    requests = [
+        GenerationRequest((("user", f"What is {i} + 1?"),), SamplingParams(), (i,)) for i in range(40)
+    ]
 
     async def go():
         try:
@@ -184,13 +196,31 @@ def test_a_run_through_every_fault_has_each_draw_exactly_once(fault_server, cli,
     server = fault_server("--fault-rate", "0.3", "--stall-seconds", "1.0", "--fault-seed", "7")
     out = tmp_path / "run"
     result = cli(
-        "generate", "--model", "openai:fake", "--base-url", server.base_url, "--dataset", str(DEMO_PROBLEMS),
-        "--out", str(out), "--n", "6", "--draws-per-request", "4", "--timeout", "0.3", "--max-retries", "30",
-        "--quiet", env={"OPENAI_API_KEY": SECRET},
+        "generate",
+        "--model",
+        "openai:fake",
+        "--base-url",
+        server.base_url,
+        "--dataset",
+        str(DEMO_PROBLEMS),
+        "--out",
+        str(out),
+        "--n",
+        "6",
+        "--draws-per-request",
+        "4",
+        "--timeout",
+        "0.3",
+        "--max-retries",
+        "30",
+        "--quiet",
+        env={"OPENAI_API_KEY": SECRET},
     )
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(out / "run.sqlite") as db:
-        rows = db.execute("SELECT problem_id, config, draw_index, COUNT(*) FROM draws GROUP BY 1, 2, 3").fetchall()
+        rows = db.execute(
+            "SELECT problem_id, config, draw_index, COUNT(*) FROM draws GROUP BY 1, 2, 3"
+        ).fetchall()
         per_problem = db.execute("SELECT COUNT(*) FROM draws GROUP BY problem_id").fetchall()
     assert all(count == 1 for *_, count in rows)
     assert len(per_problem) == 30

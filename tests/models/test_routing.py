@@ -201,7 +201,10 @@ def test_labels_never_show_user_info():
 def test_a_servers_file_gives_urls_and_limits_and_its_errors_name_the_line(tmp_path):
     path = tmp_path / "servers.txt"
     path.write_text("# gpu nodes\nhttp://a:8000/v1 16\n\nhttp://b:8000/v1   # default limit\n")
-    assert read_servers_file(path, 32) == [ServerSpec("http://a:8000/v1", 16), ServerSpec("http://b:8000/v1", 32)]
+    assert read_servers_file(path, 32) == [
+        ServerSpec("http://a:8000/v1", 16),
+        ServerSpec("http://b:8000/v1", 32),
+    ]
     path.write_text("http://a:8000/v1\nhttp://b:8000/v1 many\n")
     with pytest.raises(SurestepError, match=r"servers.txt:2: concurrency 'many'"):
         read_servers_file(path, 32)

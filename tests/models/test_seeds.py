@@ -14,8 +14,19 @@ from tests.models.fault_server import reply_text
 
 def _generate(cli, base_url: str, out: Path, *extra: str):
     return cli(
-        "generate", "--model", "openai:fake", "--base-url", base_url, "--dataset", str(DEMO_PROBLEMS),
-        "--out", str(out), "--preset", "quick", "--quiet", *extra,
+        "generate",
+        "--model",
+        "openai:fake",
+        "--base-url",
+        base_url,
+        "--dataset",
+        str(DEMO_PROBLEMS),
+        "--out",
+        str(out),
+        "--preset",
+        "quick",
+        "--quiet",
+        *extra,
     )
 
 
@@ -104,8 +115,11 @@ def test_export_carries_each_draws_seed(fault_server, cli, tmp_path):
     export = tmp_path / "draws.jsonl"
     assert cli("export", str(out), "-o", str(export)).returncode == 0
     rows = [json.loads(line) for line in export.read_text().splitlines()]
-    stored = {(p, i, greedy): seed for p, config, i, _, seed, _ in _draws(out)
-              for greedy in [config == _manifest(out)["configs"]["greedy"]]}
+    stored = {
+        (p, i, greedy): seed
+        for p, config, i, _, seed, _ in _draws(out)
+        for greedy in [config == _manifest(out)["configs"]["greedy"]]
+    }
     assert len(rows) == len(stored) == 30 * 4
     assert all(row["seed"] == stored[(row["problem_id"], row["sample_index"], row["greedy"])] for row in rows)
     assert all(isinstance(row["seed"], int) for row in rows)
@@ -134,7 +148,16 @@ def test_no_seed_runs_against_a_server_that_rejects_seeds_and_stores_none(fault_
 def test_no_seed_is_refused_beside_a_seed_or_for_a_local_model(cli, tmp_path):
     both = _generate(cli, "http://127.0.0.1:9/v1", tmp_path / "a", "--no-seed", "--seed", "4")
     assert both.returncode == 2 and "--no-seed" in both.stderr
-    local = cli("generate", "--model", "local:", "--dataset", str(DEMO_PROBLEMS), "--out", str(tmp_path / "b"),
-                "--no-seed", "--quiet")
+    local = cli(
+        "generate",
+        "--model",
+        "local:",
+        "--dataset",
+        str(DEMO_PROBLEMS),
+        "--out",
+        str(tmp_path / "b"),
+        "--no-seed",
+        "--quiet",
+    )
     assert local.returncode == 2 and "--no-seed" in local.stderr
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

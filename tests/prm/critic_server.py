@@ -64,12 +64,16 @@ def content_for(prompt: str, steps: int) -> str:
         inner = json.dumps({"note": "the {first} step", **reply})[:-1] + ",}"
         return f"Here is my review.\n```json\n{inner}\n```\nHope this helps {{:"
     if "COMMENTED" in prompt:
-        return (f'{{\n"validity": {json.dumps(reply["validity"])}, // my scores\n'
-                f'"redundancy": {json.dumps(reply["redundancy"])}\n}}')
+        return (
+            f'{{\n"validity": {json.dumps(reply["validity"])}, // my scores\n'
+            f'"redundancy": {json.dumps(reply["redundancy"])}\n}}'
+        )
     if "WORDS" in prompt:
         return json.dumps({**reply, "validity": ["good"] * steps})
     if "NANS" in prompt:
-        return json.dumps({**reply, "validity": ["NAN_HERE", *reply["validity"][1:]]}).replace('"NAN_HERE"', "NaN")
+        return json.dumps({**reply, "validity": ["NAN_HERE", *reply["validity"][1:]]}).replace(
+            '"NAN_HERE"', "NaN"
+        )
     if "BRACE" in prompt:
         return "} " + json.dumps(reply)
     return json.dumps(reply)
@@ -78,8 +82,10 @@ def content_for(prompt: str, steps: int) -> str:
 class Handler(JSONHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         with LOCK:
-            self._send(200, {key: STATE[key] for key in ("requests", "last_messages", "last_roles",
-                                                         "last_temperature")})
+            self._send(
+                200,
+                {key: STATE[key] for key in ("requests", "last_messages", "last_roles", "last_temperature")},
+            )
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -99,9 +105,19 @@ class Handler(JSONHandler):
         content = content_for(prompt, steps)
         # usage as a server bills it: here words of every message, and of the reply
         prompt_words = sum(len(m["content"].split()) for m in body["messages"])
-        self._send(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                      "finish_reason": "stop"}],
-                         "usage": {"prompt_tokens": prompt_words, "completion_tokens": len(content.split())}})
+        self._send(
+            200,
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": prompt_words, "completion_tokens": len(content.split())},
+            },
+        )
 
 
 def main() -> None:

@@ -79,7 +79,9 @@ def test_critic_against_a_server_with_good_malformed_and_wrong_length_replies(cr
     results = {r.id: r for r in scorer.score(items)}
     assert [r.id for r in scorer.score(items[:2])] == ["good", "fenced"]  # order kept
     good = results["good"]
-    assert good.valid and good.step_scores == (0.75, 0.75, 0.0) and good.redundancy_scores == (1.0, 0.25, 0.25)
+    assert (
+        good.valid and good.step_scores == (0.75, 0.75, 0.0) and good.redundancy_scores == (1.0, 0.25, 0.25)
+    )
     assert results["fenced"].valid and results["fenced"].step_scores == (0.75, 0.0)
     assert results["flaky"].valid and results["flaky"].step_scores == (0.0,)
     assert not results["malformed"].valid
@@ -97,10 +99,18 @@ def test_a_server_that_stays_down_stops_the_critic(critic_server):
 
 
 def test_few_shot_examples_are_checked_and_sent_before_the_solution(critic_server, tmp_path):
-    shots = write_jsonl(tmp_path / "shots.jsonl", [
-        {"question": "What is 1 + 1?", "steps": ["1 + 1 = 3", "So 3"], "validity": [-1, -1], "redundancy": [-1, -1]},
-        {"question": "What is 2 + 2?", "steps": ["2 + 2 = 4"], "validity": [1], "redundancy": [-1]},
-    ])
+    shots = write_jsonl(
+        tmp_path / "shots.jsonl",
+        [
+            {
+                "question": "What is 1 + 1?",
+                "steps": ["1 + 1 = 3", "So 3"],
+                "validity": [-1, -1],
+                "redundancy": [-1, -1],
+            },
+            {"question": "What is 2 + 2?", "steps": ["2 + 2 = 4"], "validity": [1], "redundancy": [-1]},
+        ],
+    )
     examples = load_few_shot(shots)
     scorer = CriticScorer("critic-1", base_url=critic_server.base_url, few_shot=examples)
     roles = [role for role, _ in scorer.messages(_item("x", "What is 9 + 9?"))]
@@ -109,10 +119,13 @@ def test_few_shot_examples_are_checked_and_sent_before_the_solution(critic_serve
     assert result.valid
     assert httpx.get(f"http://127.0.0.1:{critic_server.port}/stats").json()["last_messages"] == 6
 
-    bad = write_jsonl(tmp_path / "bad.jsonl", [
-        {"question": "Q", "steps": ["a"], "validity": [1], "redundancy": [-1]},
-        {"question": "Q", "steps": ["a", "b"], "validity": [1], "redundancy": [-1, -1]},
-    ])
+    bad = write_jsonl(
+        tmp_path / "bad.jsonl",
+        [
+            {"question": "Q", "steps": ["a"], "validity": [1], "redundancy": [-1]},
+            {"question": "Q", "steps": ["a", "b"], "validity": [1], "redundancy": [-1, -1]},
+        ],
+    )
     with pytest.raises(SurestepError, match=r"bad\.jsonl:2: the example has 1 validity scores for 2 steps"):
         load_few_shot(bad)
     no_steps = write_jsonl(tmp_path / "no_steps.jsonl", [{"question": "Q", "steps": [], "validity": []}])
@@ -121,14 +134,34 @@ def test_few_shot_examples_are_checked_and_sent_before_the_solution(critic_serve
 
 
 def test_prm_run_with_the_critic_records_invalid_replies_and_resumes(cli, critic_server, tmp_path):
-    data = write_jsonl(tmp_path / "prm.jsonl", [
-        prm_record("counterfactual", "p1", 3, [2], question="What is 2 + 3?"),
-        prm_record("circular", "p2", 2, [2], question="SHORT: what is 4 + 4?"),
-        prm_record("redundency", "p3", 4, [3], question="MALFORMED: what is 5 + 5?"),
-    ])
+    data = write_jsonl(
+        tmp_path / "prm.jsonl",
+        [
+            prm_record("counterfactual", "p1", 3, [2], question="What is 2 + 3?"),
+            prm_record("circular", "p2", 2, [2], question="SHORT: what is 4 + 4?"),
+            prm_record("redundency", "p3", 4, [3], question="MALFORMED: what is 5 + 5?"),
+        ],
+    )
     out = tmp_path / "run"
-    args = ("prm", "run", "--scorer", "critic", "--model", "critic-1", "--base-url", critic_server.base_url,
-            "--data", str(data), "--out", str(out), "--chunk", "2", "--protocol", "card", "--json")
+    args = (
+        "prm",
+        "run",
+        "--scorer",
+        "critic",
+        "--model",
+        "critic-1",
+        "--base-url",
+        critic_server.base_url,
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--chunk",
+        "2",
+        "--protocol",
+        "card",
+        "--json",
+    )
     result = cli(*args)
     assert result.returncode == 0, result.stderr
     rows = {r["id"]: r for r in map(json.loads, (out / "predictions.jsonl").read_text().splitlines())}
@@ -148,7 +181,9 @@ def test_prm_run_with_the_critic_records_invalid_replies_and_resumes(cli, critic
     changed = cli(*args[:-1], "--max-tokens", "99")
     assert changed.returncode != 0 and "max_tokens: run has 2048, now 99" in changed.stderr
     other_protocol = cli(*(a if a != "card" else "prmbench" for a in args))
-    assert other_protocol.returncode != 0 and 'protocol: run has "card", now "prmbench"' in other_protocol.stderr
+    assert (
+        other_protocol.returncode != 0 and 'protocol: run has "card", now "prmbench"' in other_protocol.stderr
+    )
     assert report["protocol"]["protocol"] == "card" and not report["protocol"]["comparable_with_prmbench"]
     assert report["threshold"] == {"validity": 0.5, "redundancy": 0.5}
 
@@ -158,9 +193,20 @@ def test_critic_options_are_checked(cli, tmp_path):
     base = ("prm", "run", "--data", str(data), "--out", str(tmp_path / "run"))
     result = cli(*base, "--scorer", "critic", "--model", "m")
     assert result.returncode != 0 and "the critic scorer needs --base-url" in result.stderr
-    result = cli(*base, "--scorer", "critic", "--model", "m", "--base-url", "http://127.0.0.1:9/v1",
-                 "--reward-differences")
-    assert result.returncode != 0 and "--reward-differences applies to the skywork-prm scorer only" in result.stderr
+    result = cli(
+        *base,
+        "--scorer",
+        "critic",
+        "--model",
+        "m",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--reward-differences",
+    )
+    assert (
+        result.returncode != 0
+        and "--reward-differences applies to the skywork-prm scorer only" in result.stderr
+    )
 
 
 # --- the prmbench protocol ---------------------------------------------------------------------
@@ -214,12 +260,18 @@ def test_prmbench_layout_instruction_examples_and_user_turn(critic_server, tmp_p
     assert messages[0][1] == PRMBENCH_INSTRUCTION and len(PRMBENCH_SHOTS) == 2
     assert messages[1][1].startswith("\nQuestion:\n\n") and "\n\nSolution:\n\nStep 1. " in messages[1][1]
     assert messages[1][1].endswith("\n\n# Answer\n\n72\n")
-    assert json.loads(messages[2][1]) == {"validity": [1.0] * 8,
-                                          "redundancy": [-1.0, -1.0, -0.5, -0.5, 0.5, -1.0, 1.0, 0.5]}
+    assert json.loads(messages[2][1]) == {
+        "validity": [1.0] * 8,
+        "redundancy": [-1.0, -1.0, -0.5, -0.5, 0.5, -1.0, 1.0, 0.5],
+    }
     # openai_models.py:75-80: PRMBench's step cleaning, "Step k: {step} \n\n"
-    assert messages[-1][1] == prmbench_prompt(item.question, item.steps) == (
-        "Question: What is 9 + 9?\n\n Solutions: Step 1: Add nine and nine. \n\n"
-        "Step 2: Step 2: So 18. \n\nStep 3: 8 is close \n\n"
+    assert (
+        messages[-1][1]
+        == prmbench_prompt(item.question, item.steps)
+        == (
+            "Question: What is 9 + 9?\n\n Solutions: Step 1: Add nine and nine. \n\n"
+            "Step 2: Step 2: So 18. \n\nStep 3: 8 is close \n\n"
+        )
     )
     for shot_question, shot_reply in PRMBENCH_SHOTS:  # each example's reply has one score per step
         steps = shot_question.count("\n\nStep ")
@@ -231,20 +283,52 @@ def test_prmbench_layout_instruction_examples_and_user_turn(critic_server, tmp_p
     o1 = CriticScorer("o1-mini", base_url=critic_server.base_url, protocol="prmbench")
     assert o1.messages(item)[0][0] == "user" and o1.params.temperature == 1.0  # openai_models.py:39-44
     with pytest.raises(SurestepError, match="sends its own two examples"):
-        CriticScorer("critic-1", base_url=critic_server.base_url, protocol="prmbench",
-                     few_shot=load_few_shot(write_jsonl(tmp_path / "shots.jsonl", [
-                         {"question": "Q", "steps": ["a"], "validity": [1], "redundancy": [-1]}])))
+        CriticScorer(
+            "critic-1",
+            base_url=critic_server.base_url,
+            protocol="prmbench",
+            few_shot=load_few_shot(
+                write_jsonl(
+                    tmp_path / "shots.jsonl",
+                    [{"question": "Q", "steps": ["a"], "validity": [1], "redundancy": [-1]}],
+                )
+            ),
+        )
 
 
 def test_prmbench_and_card_disagree_exactly_where_prmbenchs_rules_do(critic_server):
     """One reply of each kind, read under both protocols."""
-    questions = ["SHORT", "LONG", "RANGE", "FENCED", "COMMENTED", "WORDS", "NANS", "BRACE", "MALFORMED", "GOOD"]
+    questions = [
+        "SHORT",
+        "LONG",
+        "RANGE",
+        "FENCED",
+        "COMMENTED",
+        "WORDS",
+        "NANS",
+        "BRACE",
+        "MALFORMED",
+        "GOOD",
+    ]
     items = [_item(q.lower(), f"{q}: what is 2 + 2?") for q in questions]
     card = {r.id: r for r in CriticScorer("c", base_url=critic_server.base_url).score(items)}
-    prmbench = {r.id: r for r in CriticScorer("c", base_url=critic_server.base_url, protocol="prmbench").score(items)}
+    prmbench = {
+        r.id: r for r in CriticScorer("c", base_url=critic_server.base_url, protocol="prmbench").score(items)
+    }
     assert {k for k, r in card.items() if r.valid} == {"fenced", "brace", "good"}
-    assert {k for k, r in prmbench.items() if r.valid} == {"short", "long", "range", "commented", "nans", "good"}
-    assert prmbench["short"].step_scores == (0.5, 0.5) and prmbench["short"].redundancy_scores == (1.0, -0.5, -0.5)
+    assert {k for k, r in prmbench.items() if r.valid} == {
+        "short",
+        "long",
+        "range",
+        "commented",
+        "nans",
+        "good",
+    }
+    assert prmbench["short"].step_scores == (0.5, 0.5) and prmbench["short"].redundancy_scores == (
+        1.0,
+        -0.5,
+        -0.5,
+    )
     assert prmbench["long"].step_scores == (0.5, 0.5, -1.0) and prmbench["long"].extra_scores == (0.25,)
     assert prmbench["range"].step_scores == (2.0, 0.5, -1.0)
     assert prmbench["nans"].step_scores[0] == -1.7976931348623157e308
@@ -255,26 +339,51 @@ def test_prmbench_and_card_disagree_exactly_where_prmbenchs_rules_do(critic_serv
 
 
 def test_prm_run_with_the_critic_under_prmbench_scores_what_prmbench_scores(cli, critic_server, tmp_path):
-    data = write_jsonl(tmp_path / "prm.jsonl", [
-        prm_record("counterfactual", "p1", 3, [2], question="LONG: what is 2 + 3?"),
-        prm_record("circular", "p2", 2, [2], question="SHORT: what is 4 + 4?"),
-        prm_record("redundency", "p3", 4, [3], question="MALFORMED: what is 5 + 5?"),
-    ])
+    data = write_jsonl(
+        tmp_path / "prm.jsonl",
+        [
+            prm_record("counterfactual", "p1", 3, [2], question="LONG: what is 2 + 3?"),
+            prm_record("circular", "p2", 2, [2], question="SHORT: what is 4 + 4?"),
+            prm_record("redundency", "p3", 4, [3], question="MALFORMED: what is 5 + 5?"),
+        ],
+    )
     out = tmp_path / "run"
-    result = cli("prm", "run", "--scorer", "critic", "--model", "critic-1", "--base-url", critic_server.base_url,
-                 "--data", str(data), "--out", str(out), "--json")
+    result = cli(
+        "prm",
+        "run",
+        "--scorer",
+        "critic",
+        "--model",
+        "critic-1",
+        "--base-url",
+        critic_server.base_url,
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     rows = {r["id"]: r for r in map(json.loads, (out / "predictions.jsonl").read_text().splitlines())}
     assert rows["counterfactual_p1"]["step_scores"] == [0.5, 0.5, -1.0]
     assert rows["counterfactual_p1"]["extra_scores"] == [0.25]
-    assert rows["circular_p2"]["step_scores"] == [0.5] and rows["circular_p2"]["redundancy_scores"] == [1, -0.5]
+    assert rows["circular_p2"]["step_scores"] == [0.5] and rows["circular_p2"]["redundancy_scores"] == [
+        1,
+        -0.5,
+    ]
     assert rows["redundency_p3"]["valid"] is False
     report = json.loads(result.stdout)
     assert report["threshold"] == {"validity": 0.0, "redundancy": 0.0}  # openai_models.py:29-30
     # counterfactual: steps 0.5 > 0, 0.5 > 0 (step 2 is the error), -1; the extra 0.25 counts as a
     # correct fourth step; circular: redundancy 1 (redundant) and -0.5 (needed), error step 2
-    assert report["categories"]["counterfactual"]["tp"] == 2 and report["categories"]["counterfactual"]["fn"] == 1
-    assert report["categories"]["counterfactual"]["fp"] == 1 and report["categories"]["counterfactual"]["steps"] == 4
+    assert (
+        report["categories"]["counterfactual"]["tp"] == 2
+        and report["categories"]["counterfactual"]["fn"] == 1
+    )
+    assert (
+        report["categories"]["counterfactual"]["fp"] == 1
+        and report["categories"]["counterfactual"]["steps"] == 4
+    )
     assert (report["categories"]["circular"]["fn"], report["categories"]["circular"]["fp"]) == (1, 1)
     assert report["data_issues"]["reads_past_end"]["count"] == 1
     assert report["protocol"]["protocol"] == "prmbench"

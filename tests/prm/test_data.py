@@ -34,12 +34,17 @@ def test_data_faults_are_counted_and_listed(small_prmbench):
     past = issues["error_steps_past_end"]
     assert past["count"] == 1
     assert past["instances"][0] == {
-        "id": "circular_p3", "error_steps": [5], "steps": 2, "source": f"{data}:4"
+        "id": "circular_p3",
+        "error_steps": [5],
+        "steps": 2,
+        "source": f"{data}:4",
     }
     duplicates = issues["duplicate_ids"]
     assert duplicates["count"] == 1
     assert duplicates["instances"][0] == {
-        "id": "multi_solutions_p2", "sources": [f"{data}:3", f"{data}:5"], "same_content": False
+        "id": "multi_solutions_p2",
+        "sources": [f"{data}:3", f"{data}:5"],
+        "same_content": False,
     }
 
 
@@ -128,6 +133,10 @@ def test_hub_spec_reads_a_local_dataset_directory(tmp_path, monkeypatch):
     write_jsonl(root / "prmbench_preview.jsonl", SMALL_PRMBENCH[:4])
     bench = load_prmbench(f"hf:{root}")
     assert [i.id for i in bench.instances] == [
-        "correct_p1", "redundency_p1", "counterfactual_p1", "multi_solutions_p2", "circular_p3"
+        "correct_p1",
+        "redundency_p1",
+        "counterfactual_p1",
+        "multi_solutions_p2",
+        "circular_p3",
     ]
     assert bench.past_end[0].source == f"hf:{root}:4"

@@ -12,7 +12,7 @@ pytest.importorskip("torch", reason="the PRM scorers need torch (extra 'prm')")
 pytest.importorskip("accelerate", reason="--device-map needs accelerate (extras 'local', 'prm')")
 
 from surestep.errors import SurestepError
-from surestep.prm.scorers.registry import ScorerOptions, build_scorer
+from surestep.prm.scorers.registry import PRMScorerConfig, build_scorer
 from surestep.prm.scorers.transformers_prm import TRANSFORMERS_SCORERS
 from tests.prm.test_scorers import ITEMS, TEXTS
 from tests.prm.tiny_models import build
@@ -21,9 +21,11 @@ from tests.prm.tiny_models import build
 @pytest.mark.parametrize("family", sorted(TRANSFORMERS_SCORERS))
 def test_a_device_mapped_scorer_gives_the_scores_of_one_on_a_device(family, tmp_path):
     directory = build(family, tmp_path / family, TEXTS)
-    options = ScorerOptions(batch_tokens=4096, tokenizer=str(directory / "tokenizer"))
+    options = PRMScorerConfig(batch_tokens=4096, tokenizer=str(directory / "tokenizer"))
     plain = build_scorer(family, str(directory), options)
-    mapped = build_scorer(family, str(directory), ScorerOptions(**{**options.__dict__, "device_map": "auto"}))
+    mapped = build_scorer(
+        family, str(directory), PRMScorerConfig(**{**options.__dict__, "device_map": "auto"})
+    )
     assert mapped.device_map == "auto"
     # on one device transformers loads straight onto it (accelerate dispatches only over several)
     assert str(mapped.device) == "cpu" and mapped.dtype == plain.dtype
@@ -33,13 +35,13 @@ def test_a_device_mapped_scorer_gives_the_scores_of_one_on_a_device(family, tmp_
 def test_without_accelerate_a_device_map_is_refused_saying_what_to_install(tmp_path, monkeypatch):
     directory = build("math-shepherd", tmp_path / "m", TEXTS)
     monkeypatch.setitem(sys.modules, "accelerate", None)  # as if it were not installed
-    options = ScorerOptions(tokenizer=str(directory / "tokenizer"), device_map="auto")
+    options = PRMScorerConfig(tokenizer=str(directory / "tokenizer"), device_map="auto")
     with pytest.raises(SurestepError, match=r"--device-map needs the accelerate package.*pip install"):
         build_scorer("math-shepherd", str(directory), options)
 
 
 def test_the_critic_has_no_device_map():
-    options = ScorerOptions(base_url="http://127.0.0.1:9/v1", device_map="auto")
+    options = PRMScorerConfig(base_url="http://127.0.0.1:9/v1", device_map="auto")
     with pytest.raises(SurestepError, match="--device-map applies to the transformers scorers"):
         build_scorer("critic", "m", options)
 

@@ -38,7 +38,9 @@ def w(text: str) -> list[str]:
 
 def _scorer(tmp_path, family, protocol, **build_options):
     directory = build(family, tmp_path / f"{family}-{protocol}", TEXTS, **build_options)
-    return TRANSFORMERS_SCORERS[family](str(directory), protocol=protocol, tokenizer=str(directory / "tokenizer"))
+    return TRANSFORMERS_SCORERS[family](
+        str(directory), protocol=protocol, tokenizer=str(directory / "tokenizer")
+    )
 
 
 def _fed(scorer, item=ITEM):
@@ -49,7 +51,9 @@ def _fed(scorer, item=ITEM):
 
 def _forward(scorer, ids):
     with torch.no_grad():
-        return scorer.model(input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long))
+        return scorer.model(
+            input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long)
+        )
 
 
 # --- math-shepherd ---------------------------------------------------------------------------
@@ -58,9 +62,19 @@ def _forward(scorer, ids):
 def test_math_shepherd_card(tmp_path):
     scorer = _scorer(tmp_path, "math-shepherd", "card")
     tokens, reads = _fed(scorer)
-    assert tokens == ["<s>", *w(QUESTION), *w("Step 1: One plus one is two alpha"), "ки", "\n",
-                      *w("Step 2: So the answer is beta"), "ки", "\n",
-                      *w("Step 3: 7.8 is not an answer gamma"), "ки", "\n"]
+    assert tokens == [
+        "<s>",
+        *w(QUESTION),
+        *w("Step 1: One plus one is two alpha"),
+        "ки",
+        "\n",
+        *w("Step 2: So the answer is beta"),
+        "ки",
+        "\n",
+        *w("Step 3: 7.8 is not an answer gamma"),
+        "ки",
+        "\n",
+    ]
     assert reads == [16, 26, 39]
     assert scorer.model.dtype == torch.float32 and scorer.max_length == 512  # the tiny model's context
 
@@ -70,9 +84,19 @@ def test_math_shepherd_prmbench(tmp_path):
     # before their unstripped text; :55-56 "{question} {steps}" encoded with the BOS; :88 every 'ки'
     scorer = _scorer(tmp_path, "math-shepherd", "prmbench")
     tokens, reads = _fed(scorer)
-    assert tokens == ["<s>", *w(QUESTION), *w("Step 1: 1. One plus one is two alpha"), "ки", "\n",
-                      *w("Step 2: So the answer is beta"), "ки", "\n",
-                      *w("Step 3: 7.8 is not an answer gamma"), "ки", "\n"]
+    assert tokens == [
+        "<s>",
+        *w(QUESTION),
+        *w("Step 1: 1. One plus one is two alpha"),
+        "ки",
+        "\n",
+        *w("Step 2: So the answer is beta"),
+        "ки",
+        "\n",
+        *w("Step 3: 7.8 is not an answer gamma"),
+        "ки",
+        "\n",
+    ]
     assert reads == [18, 28, 41]
     ids = scorer.encode(ITEM).input_ids
     # :34 encode("+ -")[1:] and :86-87 the softmax over those two logits, p('+')
@@ -100,9 +124,26 @@ def test_math_shepherd_prmbench_reads_every_tag_positionally(tmp_path):
 
 
 def _chatml(system, user, assistant_pieces):
-    return ["<|im_start|>", "system", "\n", *w(system), "<|im_end|>", "\n",
-            "<|im_start|>", "user", "\n", *w(user), "<|im_end|>", "\n",
-            "<|im_start|>", "assistant", "\n", *assistant_pieces, "<|im_end|>", "\n"]
+    return [
+        "<|im_start|>",
+        "system",
+        "\n",
+        *w(system),
+        "<|im_end|>",
+        "\n",
+        "<|im_start|>",
+        "user",
+        "\n",
+        *w(user),
+        "<|im_end|>",
+        "\n",
+        "<|im_start|>",
+        "assistant",
+        "\n",
+        *assistant_pieces,
+        "<|im_end|>",
+        "\n",
+    ]
 
 
 @pytest.mark.parametrize("protocol", ["card", "prmbench"])
@@ -117,13 +158,21 @@ def test_qwen(tmp_path, protocol):
     assert tokens == _chatml(QwenPRM.system, QUESTION, pieces)
     assert [tokens[r] for r in reads] == ["<extra_0>"] * 3
     start = len(_chatml(QwenPRM.system, QUESTION, [])) - 2  # where the assistant's content begins
-    assert reads == [start + 6, start + 6 + len(w(second)) + 1, start + 6 + len(w(second)) + len(w(third)) + 2]
+    assert reads == [
+        start + 6,
+        start + 6 + len(w(second)) + 1,
+        start + 6 + len(w(second)) + len(w(third)) + 2,
+    ]
     ids = scorer.encode(ITEM).input_ids
     logits = _forward(scorer, ids).logits[0, reads]
     expected = logits.softmax(-1)[:, 1]  # qwen_prm.py:131-137, in the model's dtype under prmbench
     (result,) = scorer.score([ITEM])
-    assert result.step_scores == pytest.approx(expected.float().tolist(), abs=1e-6 if protocol == "card" else 0)
-    assert scorer.model.dtype == (torch.bfloat16 if protocol == "prmbench" else torch.float32)  # qwen_prm.py:37
+    assert result.step_scores == pytest.approx(
+        expected.float().tolist(), abs=1e-6 if protocol == "card" else 0
+    )
+    assert scorer.model.dtype == (
+        torch.bfloat16 if protocol == "prmbench" else torch.float32
+    )  # qwen_prm.py:37
 
 
 # --- rlhflow-prm -----------------------------------------------------------------------------
@@ -145,7 +194,9 @@ def test_rlhflow(tmp_path, protocol):
     clean = prmbench_strip if protocol == "prmbench" else (lambda s: re.sub(r"^(Step \d+: |1\. )", "", s))
     users = [f"{QUESTION} {clean(STEPS[0])}", clean(STEPS[1]), clean(STEPS[2])]
     tokens, reads = _fed(scorer)
-    assert tokens == _llama3([(role, text) for user in users for role, text in (("user", user), ("assistant", "+"))])
+    assert tokens == _llama3(
+        [(role, text) for user in users for role, text in (("user", user), ("assistant", "+"))]
+    )
     first = 1 + 4 + len(w(users[0])) + 1 + 3  # BOS, user header, its content, eot, assistant header
     second = first + 3 + 4 + len(w(users[1])) + 1 + 3
     third = second + 3 + 4 + len(w(users[2])) + 1 + 3
@@ -176,14 +227,28 @@ def test_rlhflow_prmbench_needs_the_whole_pattern_inside_the_cut(tmp_path):
 
 # --- reasoneval ------------------------------------------------------------------------------
 
-PROMPT = ["<s>", *w("Question:"), "\n", *w(QUESTION), "\n", *w("Answer:"), "\n", *w("Let's think step by step."), "\n"]
+PROMPT = [
+    "<s>",
+    *w("Question:"),
+    "\n",
+    *w(QUESTION),
+    "\n",
+    *w("Answer:"),
+    "\n",
+    *w("Let's think step by step."),
+    "\n",
+]
 
 
 def test_reasoneval_card(tmp_path):
     scorer = _scorer(tmp_path, "reasoneval", "card")
     tokens, reads = _fed(scorer)
-    assert tokens == [*PROMPT, *w("One plus one is two alpha"), *w("So the answer is beta"),
-                      *w("7.8 is not an answer gamma")]
+    assert tokens == [
+        *PROMPT,
+        *w("One plus one is two alpha"),
+        *w("So the answer is beta"),
+        *w("7.8 is not an answer gamma"),
+    ]
     assert [tokens[r] for r in reads] == ["alpha", "beta", "gamma"]  # each step's last token
 
 
@@ -194,8 +259,12 @@ def test_reasoneval_7b_prmbench_reads_the_second_to_last_token(tmp_path):
     # only way the official code gives one index per step), every read lands one token early.
     scorer = _scorer(tmp_path, "reasoneval", "prmbench", pad_token="<s>")
     tokens, reads = _fed(scorer)
-    fed = [*PROMPT, *w("One plus one is two alpha"), *w("Step 2: So the answer is beta"),
-           *w("8 is not an answer gamma")]
+    fed = [
+        *PROMPT,
+        *w("One plus one is two alpha"),
+        *w("Step 2: So the answer is beta"),
+        *w("8 is not an answer gamma"),
+    ]
     assert tokens == fed
     assert reads == [27, 35, 41]
     assert [tokens[r] for r in reads] == ["two", "is", "answer"]
@@ -211,8 +280,12 @@ def test_reasoneval_34b_prmbench_reads_the_last_token(tmp_path):
     # reasoneval.py:74-76: the 34B keeps the BOS and skips only the separator after the prompt
     scorer = _scorer(tmp_path, "reasoneval", "prmbench", body="llama")
     tokens, reads = _fed(scorer)
-    assert tokens == [*PROMPT, *w("One plus one is two alpha"), *w("Step 2: So the answer is beta"),
-                      *w("8 is not an answer gamma")]
+    assert tokens == [
+        *PROMPT,
+        *w("One plus one is two alpha"),
+        *w("Step 2: So the answer is beta"),
+        *w("8 is not an answer gamma"),
+    ]
     assert reads == [28, 36, 42]
     assert [tokens[r] for r in reads] == ["alpha", "beta", "gamma"]
 
@@ -228,8 +301,17 @@ def test_reasoneval_7b_prmbench_refuses_a_pad_token_that_is_not_the_bos(tmp_path
 def test_skywork_card(tmp_path):
     scorer = _scorer(tmp_path, "skywork-prm", "card")
     tokens, reads = _fed(scorer)
-    assert tokens == ["<s>", *w(QUESTION), "\n", *w("One plus one is two alpha"), "\n",
-                      *w("So the answer is beta"), "\n", *w("7.8 is not an answer gamma"), "\n"]
+    assert tokens == [
+        "<s>",
+        *w(QUESTION),
+        "\n",
+        *w("One plus one is two alpha"),
+        "\n",
+        *w("So the answer is beta"),
+        "\n",
+        *w("7.8 is not an answer gamma"),
+        "\n",
+    ]
     assert reads == [14, 20, 29]
     (result,) = scorer.score([ITEM])
     assert len(result.step_scores) == 3 and result.extra_scores == ()
@@ -241,11 +323,21 @@ def test_skywork_prmbench_gives_n_plus_one_rewards(tmp_path):
     # followed by the 'ки' id and read there; the final "\n" is a piece too. :104 differences.
     scorer = _scorer(tmp_path, "skywork-prm", "prmbench")
     tokens, reads = _fed(scorer)
-    assert tokens == ["<s>", *w(QUESTION), "\n",
-                      *w("Step 1: One plus one is two alpha"), "ки",
-                      "\n", *w("Step 2: Step 2: So the answer is beta"), "ки",
-                      "\n", *w("Step 3: 8 is not an answer gamma"), "ки",
-                      "\n", "ки"]
+    assert tokens == [
+        "<s>",
+        *w(QUESTION),
+        "\n",
+        *w("Step 1: One plus one is two alpha"),
+        "ки",
+        "\n",
+        *w("Step 2: Step 2: So the answer is beta"),
+        "ки",
+        "\n",
+        *w("Step 3: 8 is not an answer gamma"),
+        "ки",
+        "\n",
+        "ки",
+    ]
     assert reads == [17, 30, 41, 43]
     with torch.no_grad():
         rewards = _forward(scorer, scorer.encode(ITEM).input_ids)[0, reads, 0].sigmoid().tolist()
@@ -269,8 +361,10 @@ def _sentencepiece(text):
 def test_llemma_card(tmp_path):
     scorer = _scorer(tmp_path, "llemma-prm", "card", sentencepiece=True)
     tokens, reads = _fed(scorer)
-    text = ("# Question\n\nWhat is one plus one ?\n\n# Solution\n\nOne plus one is two alpha\n\n"
-            "So the answer is beta\n\n7.8 is not an answer gamma\n\n")
+    text = (
+        "# Question\n\nWhat is one plus one ?\n\n# Solution\n\nOne plus one is two alpha\n\n"
+        "So the answer is beta\n\n7.8 is not an answer gamma\n\n"
+    )
     assert tokens == _sentencepiece(text)
     assert reads == [24, 31, 41]  # the first '\n' after each step
     assert [tokens[r - 1] for r in reads] == ["alpha", "beta", "gamma"]
@@ -283,8 +377,10 @@ def test_llemma_prmbench_reads_one_position_early(tmp_path):
     # step k at the end of step k-1, and the end of the last step gives an extra read.
     scorer = _scorer(tmp_path, "llemma-prm", "prmbench", sentencepiece=True)
     tokens, reads = _fed(scorer)
-    text = ("# Question\n\nWhat is one plus one ?\n\n# Solution\n\n1. One plus one is two alpha\n\n"
-            "Step 2: So the answer is beta\n\n7.8 is not an answer gamma\n\n")
+    text = (
+        "# Question\n\nWhat is one plus one ?\n\n# Solution\n\n1. One plus one is two alpha\n\n"
+        "Step 2: So the answer is beta\n\n7.8 is not an answer gamma\n\n"
+    )
     assert tokens == _sentencepiece(text)
     assert reads == [16, 26, 36, 46]
     assert [tokens[r - 1] for r in reads] == ["Solution", "alpha", "beta", "gamma"]
@@ -299,7 +395,7 @@ def test_llemma_prmbench_deletes_blank_lines_inside_steps(tmp_path):
     scorer = _scorer(tmp_path, "llemma-prm", "prmbench", sentencepiece=True)
     item = SolutionToScore("b", QUESTION, ("One plus one\n\nis two alpha",))
     tokens, reads = _fed(scorer, item)
-    assert "\n" not in tokens[tokens.index("One"):tokens.index("alpha")]  # deleted, not replaced
+    assert "\n" not in tokens[tokens.index("One") : tokens.index("alpha")]  # deleted, not replaced
     assert len(reads) == 2
     card = _scorer(tmp_path, "llemma-prm", "card", sentencepiece=True)
     tokens, reads = _fed(card, item)
@@ -319,8 +415,11 @@ def test_mathminos(tmp_path, protocol):
     # mathminos_mistral.py:50-57: "Human: {q}\n\nAssistant:" then "Step k: {cleaned} и\n";
     # :85-98 the raw logit at every 'и', judged at 0
     scorer = _scorer(tmp_path, "mathminos", protocol)
-    steps = ([prmbench_strip(s) for s in STEPS] if protocol == "prmbench"
-             else ["One plus one is two alpha", "So the answer is beta", "7.8 is not an answer gamma"])
+    steps = (
+        [prmbench_strip(s) for s in STEPS]
+        if protocol == "prmbench"
+        else ["One plus one is two alpha", "So the answer is beta", "7.8 is not an answer gamma"]
+    )
     tokens, reads = _fed(scorer)
     expected = ["<s>", *w(f"Human: {QUESTION}"), "\n\n", *w("Assistant:")]
     for k, step in enumerate(steps, start=1):
@@ -342,7 +441,9 @@ def test_pure(tmp_path, protocol):
     # pure_prm.py:47-55: the question's tokens, then each raw step's tokens and the "\n\n" token;
     # :112-117 the reward p1 - p0 of the softmax, in bfloat16, judged at 0
     scorer = _scorer(tmp_path, "pure-prm", protocol)
-    steps = STEPS if protocol == "prmbench" else ("One plus one is two alpha", "So the answer is beta", STEPS[2])
+    steps = (
+        STEPS if protocol == "prmbench" else ("One plus one is two alpha", "So the answer is beta", STEPS[2])
+    )
     tokens, reads = _fed(scorer)
     assert tokens == [*w(QUESTION), *w(steps[0]), "\n\n", *w(steps[1]), "\n\n", *w(steps[2]), "\n\n"]
     assert reads == ([14, 23, 32] if protocol == "prmbench" else [12, 18, 27])
@@ -364,8 +465,9 @@ def test_prmbench_cuts_inputs_at_2048_tokens_and_card_at_the_context(tmp_path, f
     options |= {"pad_token": "<s>"} if family == "reasoneval" else {}
     directory = build(family, tmp_path / family, TEXTS, context=4096, **options)
     made = {
-        protocol: TRANSFORMERS_SCORERS[family](str(directory), protocol=protocol,
-                                               tokenizer=str(directory / "tokenizer"))
+        protocol: TRANSFORMERS_SCORERS[family](
+            str(directory), protocol=protocol, tokenizer=str(directory / "tokenizer")
+        )
         for protocol in ("prmbench", "card")
     }
     assert made["prmbench"].max_length == PRMBENCH_MAX_LENGTH
@@ -377,9 +479,11 @@ def test_prmbench_cuts_inputs_at_2048_tokens_and_card_at_the_context(tmp_path, f
 
 
 def test_a_checkpoint_without_its_head_is_refused(tmp_path):
-    for family, keys in (("skywork-prm", ["v_head.summary.bias", "v_head.summary.weight"]),
-                         ("reasoneval", ["score_head.weight"]),
-                         ("qwen-prm", ["score.bias", "score.weight"])):
+    for family, keys in (
+        ("skywork-prm", ["v_head.summary.bias", "v_head.summary.weight"]),
+        ("reasoneval", ["score_head.weight"]),
+        ("qwen-prm", ["score.bias", "score.weight"]),
+    ):
         directory = build(family, tmp_path / family, TEXTS)
         weights = directory / "model.safetensors"
         tensors = safetensors.torch.load_file(weights)
@@ -389,9 +493,12 @@ def test_a_checkpoint_without_its_head_is_refused(tmp_path):
             del tensors[key]
         safetensors.torch.save_file(tensors, weights, metadata={"format": "pt"})
         for protocol in ("card", "prmbench"):
-            with pytest.raises(SurestepError, match=r"not a .* checkpoint: weights missing " + ", ".join(present)):
-                TRANSFORMERS_SCORERS[family](str(directory), protocol=protocol,
-                                             tokenizer=str(directory / "tokenizer"))
+            with pytest.raises(
+                SurestepError, match=r"not a .* checkpoint: weights missing " + ", ".join(present)
+            ):
+                TRANSFORMERS_SCORERS[family](
+                    str(directory), protocol=protocol, tokenizer=str(directory / "tokenizer")
+                )
 
 
 def test_tokenizers_that_do_not_encode_as_prmbench_requires_are_refused(tmp_path):
@@ -400,8 +507,12 @@ def test_tokenizers_that_do_not_encode_as_prmbench_requires_are_refused(tmp_path
     no_bos = build("pure-prm", tmp_path / "no-bos", TEXTS)  # a Qwen-like tokenizer: no BOS
     shepherd = build("math-shepherd", tmp_path / "shepherd", TEXTS)
     with pytest.raises(SurestepError, match=r"encode\('\+ -'\)\[1:\] should be two tokens"):
-        TRANSFORMERS_SCORERS["math-shepherd"](str(shepherd), protocol="prmbench", tokenizer=str(no_bos / "tokenizer"))
+        TRANSFORMERS_SCORERS["math-shepherd"](
+            str(shepherd), protocol="prmbench", tokenizer=str(no_bos / "tokenizer")
+        )
     # qwen_prm.py:45 reads encode("<extra_0>")[0]: a tokenizer that adds a BOS would read at the BOS
     qwen = build("qwen-prm", tmp_path / "qwen", TEXTS)
     with pytest.raises(SurestepError, match=r"encode\('<extra_0>'\)\[0\].* gives 2 tokens"):
-        TRANSFORMERS_SCORERS["qwen-prm"](str(qwen), protocol="prmbench", tokenizer=str(shepherd / "tokenizer"))
+        TRANSFORMERS_SCORERS["qwen-prm"](
+            str(qwen), protocol="prmbench", tokenizer=str(shepherd / "tokenizer")
+        )

@@ -18,12 +18,18 @@ from surestep.prm.scorers.transformers_prm import (  # noqa: E402
 from tests.prm.tiny_models import build  # noqa: E402
 
 ITEMS = [
-    SolutionToScore("a", "What is one plus one ?", ("1. One plus one is two alpha", "Step 2: So the answer is beta")),
+    SolutionToScore(
+        "a", "What is one plus one ?", ("1. One plus one is two alpha", "Step 2: So the answer is beta")
+    ),
     SolutionToScore(
         "b",
         "Compute two times three and add four .",
-        ("Two times three is six gamma", "Six plus four is ten delta", "The answer is ten epsilon",
-         "We are done zeta"),
+        (
+            "Two times three is six gamma",
+            "Six plus four is ten delta",
+            "The answer is ten epsilon",
+            "We are done zeta",
+        ),
     ),
     SolutionToScore("c", "Is seven prime ?", ("Seven has no divisors but one and itself eta",)),
 ]
@@ -35,7 +41,9 @@ TEXTS = [i.question for i in ITEMS] + [s for i in ITEMS for s in i.steps]
 def scorer(request, tmp_path_factory):
     family = request.param
     directory = build(family, tmp_path_factory.mktemp(family), TEXTS)
-    return TRANSFORMERS_SCORERS[family](str(directory), batch_tokens=4096, tokenizer=str(directory / "tokenizer"))
+    return TRANSFORMERS_SCORERS[family](
+        str(directory), batch_tokens=4096, tokenizer=str(directory / "tokenizer")
+    )
 
 
 # the token each of these families reads at, right after each step's last word

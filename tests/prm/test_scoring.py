@@ -12,7 +12,7 @@ from surestep.prm.data import CATEGORY_KEYS, CORRECT, REDUNDANCY_CATEGORIES, loa
 from surestep.prm.predictions import PredictionSet, StepPrediction, load_predictions
 from surestep.prm.reference import reference_scores
 from surestep.prm.scoring import (
-    ScoringOptions,
+    PRMBenchScoreConfig,
     build_table,
     paired_prmscore,
     score_predictions,
@@ -31,7 +31,7 @@ def small(small_prmbench):
 def test_hand_computed_example(small):
     """Worked by hand: see SMALL_PREDICTIONS in tests/conftest.py (labels are score > 0.5)."""
     bench, predictions = small
-    score = score_predictions(bench, predictions, ScoringOptions(resamples=0))
+    score = score_predictions(bench, predictions, PRMBenchScoreConfig(resamples=0))
     rows = score.summary.rows
     assert {k: (r["tp"], r["fp"], r["tn"], r["fn"]) for k, r in rows.items()} == {
         "redundency": (3, 0, 1, 0),
@@ -60,7 +60,10 @@ def test_hand_computed_example(small):
     position_2 = score.summary.error_positions[1]
     assert position_2 == {"position": 2, "steps": 2, "accuracy": 0.5}
     assert score.summary.correct_solutions == {
-        "instances": 1, "steps": 3, "correct_step_accuracy": pytest.approx(2 / 3), "no_error_accuracy": 0.0
+        "instances": 1,
+        "steps": 3,
+        "correct_step_accuracy": pytest.approx(2 / 3),
+        "no_error_accuracy": 0.0,
     }
 
 
@@ -72,7 +75,9 @@ def test_explicit_labels_and_redundancy_judgements(small):
     items["redundency_p1"] = StepPrediction(
         "redundency_p1", (0.0, 0.0, 0.0, 0.0), redundancy_scores=(0.1, 0.6, 0.2, 0.7)
     )
-    score = score_predictions(bench, PredictionSet("p.jsonl", tuple(items.values())), ScoringOptions(resamples=0))
+    score = score_predictions(
+        bench, PredictionSet("p.jsonl", tuple(items.values())), PRMBenchScoreConfig(resamples=0)
+    )
     rows = score.summary.rows
     assert (rows["counterfactual"]["tp"], rows["counterfactual"]["tn"]) == (1, 1)
     assert (rows["redundency"]["tp"], rows["redundency"]["tn"], rows["redundency"]["fn"]) == (2, 1, 1)
@@ -141,14 +146,16 @@ def test_vectorised_scores_equal_the_reference_walk_on_the_full_benchmark(shared
 
 def _assert_vectorised_equals_reference(bench, *, seed: int) -> None:
     predictions = _random_predictions(bench, seed=seed)
-    options = ScoringOptions(threshold=0.45, redundancy_threshold=0.6, resamples=0, baselines=False)
+    options = PRMBenchScoreConfig(threshold=0.45, redundancy_threshold=0.6, resamples=0, baselines=False)
     score = score_predictions(bench, predictions, options)
     table = build_table([(i, predictions.by_id[i.id]) for i in bench.instances], options)
     labels = [[bool(b) for b in part] for part in np.split(table.label, table.starts[1:])]
     expected = reference_scores(list(zip(bench.instances, labels)))
     for key, row in expected.items():
         got = score.summary.rows[key]
-        assert (got["tp"], got["fp"], got["tn"], got["fn"]) == (row["tp"], row["fp"], row["tn"], row["fn"]), key
+        assert (got["tp"], got["fp"], got["tn"], got["fn"]) == (row["tp"], row["fp"], row["tn"], row["fn"]), (
+            key
+        )
         for name in ("prmscore", "first_error_accuracy", "similarity"):
             expected_value = math.nan if row[name] is None else row[name]
             assert got[name] == pytest.approx(expected_value, nan_ok=True), (key, name)
@@ -171,14 +178,20 @@ def test_reads_past_the_last_step_count_as_prmbench_counts_them(small):
     bench, predictions = small
     items = {p.id: p for p in predictions.items}
     items["circular_p3"] = StepPrediction("circular_p3", (0.4, 0.6), extra_scores=(0.9, 0.9, 0.2))
-    score = score_predictions(bench, PredictionSet("p.jsonl", tuple(items.values())), ScoringOptions(resamples=0))
+    score = score_predictions(
+        bench, PredictionSet("p.jsonl", tuple(items.values())), PRMBenchScoreConfig(resamples=0)
+    )
     row = score.summary.rows["circular"]
     assert (row["tp"], row["fp"], row["tn"], row["fn"]) == (3, 0, 1, 1)
     assert row["steps"] == 5 and row["first_error_accuracy"] == 1.0
     assert score.data_issues["reads_past_end"] == {"count": 1, "counted_positions": 3, "ids": ["circular_p3"]}
     # a redundancy list of its own length decides the NR/NCL positions: two of redundency_p1's four
-    items["redundency_p1"] = StepPrediction("redundency_p1", (0.9, 0.1, 0.7, 0.6), redundancy_scores=(0.1, 0.9))
-    score = score_predictions(bench, PredictionSet("p.jsonl", tuple(items.values())), ScoringOptions(resamples=0))
+    items["redundency_p1"] = StepPrediction(
+        "redundency_p1", (0.9, 0.1, 0.7, 0.6), redundancy_scores=(0.1, 0.9)
+    )
+    score = score_predictions(
+        bench, PredictionSet("p.jsonl", tuple(items.values())), PRMBenchScoreConfig(resamples=0)
+    )
     row = score.summary.rows["redundency"]
     assert (row["tp"], row["fp"], row["tn"], row["fn"], row["steps"]) == (1, 0, 1, 0, 2)
     assert score.data_issues["short_predictions"]["ids"] == ["redundency_p1", "counterfactual_p1"]
@@ -193,7 +206,7 @@ def test_baselines_on_the_full_benchmark(shared_data):
             for i in bench.instances
         ),
     )
-    score = score_predictions(bench, oracle, ScoringOptions(resamples=50))
+    score = score_predictions(bench, oracle, PRMBenchScoreConfig(resamples=50))
     assert score.summary.rows["overall"]["prmscore"] == 1.0
     assert all(row["prmscore"] == 1.0 for row in score.summary.rows.values())
     assert score.summary.rows["overall"]["auroc"] == 1.0
@@ -204,23 +217,23 @@ def test_baselines_on_the_full_benchmark(shared_data):
     assert score.baselines["oracle"].rows["overall"]["prmscore"] == 1.0
     random_overall = score.baselines["random"].rows["overall"]
     assert 0.45 < random_overall["auroc"] < 0.55
-    again = score_predictions(bench, oracle, ScoringOptions(resamples=0)).baselines["random"]
+    again = score_predictions(bench, oracle, PRMBenchScoreConfig(resamples=0)).baselines["random"]
     assert again.rows["overall"]["tp"] == random_overall["tp"]  # seeded
     assert again.rows["overall"]["prmscore"] == random_overall["prmscore"]
 
 
 def test_bootstrap_intervals_bracket_the_estimates(shared_data):
     bench = load_prmbench(str(shared_data / "prmbench" / "subset400.jsonl"))
-    score = score_predictions(bench, _random_predictions(bench, seed=1), ScoringOptions(resamples=300))
+    score = score_predictions(bench, _random_predictions(bench, seed=1), PRMBenchScoreConfig(resamples=300))
     for key, row in score.summary.rows.items():
         interval = row["interval"]
         assert interval.low <= row["prmscore"] <= interval.high, key
         assert interval.high - interval.low < 0.3
     for group, interval in score.summary.group_intervals.items():
         assert interval.low <= score.summary.groups[group] <= interval.high
-    again = score_predictions(bench, _random_predictions(bench, seed=1), ScoringOptions(resamples=300))
+    again = score_predictions(bench, _random_predictions(bench, seed=1), PRMBenchScoreConfig(resamples=300))
     assert again.summary.rows["overall"]["interval"] == score.summary.rows["overall"]["interval"]
-    plain = score_predictions(bench, _random_predictions(bench, seed=1), ScoringOptions(resamples=0))
+    plain = score_predictions(bench, _random_predictions(bench, seed=1), PRMBenchScoreConfig(resamples=0))
     assert plain.summary.rows["overall"]["interval"] is None
 
 
@@ -235,7 +248,7 @@ def test_tuned_threshold_is_found_on_one_split_and_applied_to_the_other(shared_d
         ),
     )
     split = tune_split("0.3", bench, seed=0)
-    score = score_predictions(bench, predictions, ScoringOptions(resamples=0, tune_on=split))
+    score = score_predictions(bench, predictions, PRMBenchScoreConfig(resamples=0, tune_on=split))
     tuning = score.tuning
     assert tuning is not None
     assert tuning["threshold"] == pytest.approx(0.2)
@@ -259,7 +272,7 @@ def test_tune_split_from_a_file_and_bad_splits(small, tmp_path):
         tune_split(str(tmp_path / "absent.txt"), bench, seed=0)
     everything = frozenset(i.idx for i in bench.instances)
     with pytest.raises(InputError, match="some but not all"):
-        score_predictions(bench, predictions, ScoringOptions(resamples=0, tune_on=everything))
+        score_predictions(bench, predictions, PRMBenchScoreConfig(resamples=0, tune_on=everything))
 
 
 def test_missing_and_invalid_predictions(small, tmp_path):
@@ -272,12 +285,15 @@ def test_missing_and_invalid_predictions(small, tmp_path):
         ],
     )
     loaded = load_predictions(partial, bench)
-    with pytest.raises(InputError, match=r"no prediction for 3 of 5 instances: correct_p1, counterfactual_p1"):
-        score_predictions(bench, loaded, ScoringOptions(resamples=0))
-    score = score_predictions(bench, loaded, ScoringOptions(resamples=0, allow_missing=True))
+    with pytest.raises(
+        InputError, match=r"no prediction for 3 of 5 instances: correct_p1, counterfactual_p1"
+    ):
+        score_predictions(bench, loaded, PRMBenchScoreConfig(resamples=0))
+    score = score_predictions(bench, loaded, PRMBenchScoreConfig(resamples=0, allow_missing=True))
     issues = score.data_issues
     assert issues["missing_predictions"] == {
-        "count": 3, "ids": ["correct_p1", "counterfactual_p1", "multi_solutions_p2"]
+        "count": 3,
+        "ids": ["correct_p1", "counterfactual_p1", "multi_solutions_p2"],
     }
     assert issues["invalid_predictions"]["instances"] == [
         {"id": "circular_p3", "line": 2, "error": "reply was not JSON"}
@@ -289,22 +305,55 @@ def test_missing_and_invalid_predictions(small, tmp_path):
     ("line", "field", "message"),
     [
         ({"id": "nope_1", "step_scores": [0.5]}, "id", "no instance 'nope_1'"),
-        ({"id": "circular_p3", "step_scores": [0.5, 0.5, 0.5]}, "step_scores", "3 scores but the instance has 2"),
+        (
+            {"id": "circular_p3", "step_scores": [0.5, 0.5, 0.5]},
+            "step_scores",
+            "3 scores but the instance has 2",
+        ),
         ({"id": "circular_p3", "step_scores": [0.5, "x"]}, "step_scores[1]", "expected a number"),
-        ({"id": "circular_p3", "step_scores": [0.5, 0.5], "step_labels": [True]}, "step_labels", "has 1 values"),
+        (
+            {"id": "circular_p3", "step_scores": [0.5, 0.5], "step_labels": [True]},
+            "step_labels",
+            "has 1 values",
+        ),
         ({"id": "circular_p3", "step_scores": [0.5], "step_labels": [1]}, "step_labels[0]", "true or false"),
         ({"id": "circular_p3"}, "step_scores", "missing required field"),
         ({"id": "redundency_p1", "step_scores": [0.5]}, "id", "repeated id"),
-        ({"id": "circular_p3", "step_scores": [0.5], "extra_scores": [0.5]}, "extra_scores",
-         "need a score for each of the 2 steps first, got 1"),
-        ({"id": "circular_p3", "step_scores": [0.5, 0.5], "step_labels": [True, True], "extra_scores": [0.5]},
-         "extra_scores", "cannot go with step_labels"),
-        ({"id": "circular_p3", "step_scores": [0.5, 0.5], "redundancy_scores": [0.5, 0.5, 0.5]},
-         "redundancy_scores", "3 scores but the instance has 2"),
-        ({"id": "circular_p3", "step_scores": [0.5], "redundancy_scores": [0.5], "redundancy_labels": [True, False]},
-         "redundancy_labels", "has 2 values but redundancy_scores has 1"),
-        ({"id": "circular_p3", "step_scores": [0.5, 0.5], "extra_redundancy_scores": [0.5]},
-         "extra_redundancy_scores", "got 0"),
+        (
+            {"id": "circular_p3", "step_scores": [0.5], "extra_scores": [0.5]},
+            "extra_scores",
+            "need a score for each of the 2 steps first, got 1",
+        ),
+        (
+            {
+                "id": "circular_p3",
+                "step_scores": [0.5, 0.5],
+                "step_labels": [True, True],
+                "extra_scores": [0.5],
+            },
+            "extra_scores",
+            "cannot go with step_labels",
+        ),
+        (
+            {"id": "circular_p3", "step_scores": [0.5, 0.5], "redundancy_scores": [0.5, 0.5, 0.5]},
+            "redundancy_scores",
+            "3 scores but the instance has 2",
+        ),
+        (
+            {
+                "id": "circular_p3",
+                "step_scores": [0.5],
+                "redundancy_scores": [0.5],
+                "redundancy_labels": [True, False],
+            },
+            "redundancy_labels",
+            "has 2 values but redundancy_scores has 1",
+        ),
+        (
+            {"id": "circular_p3", "step_scores": [0.5, 0.5], "extra_redundancy_scores": [0.5]},
+            "extra_redundancy_scores",
+            "got 0",
+        ),
     ],
 )
 def test_bad_prediction_lines_name_file_line_and_field(small_prmbench, tmp_path, line, field, message):
@@ -340,7 +389,7 @@ def _skilled_predictions(bench, skills, seed: int) -> PredictionSet:
 
 def test_paired_prmscore_agrees_with_the_scores_and_pairs_the_resamples(shared_data):
     bench = load_prmbench(str(shared_data / "prmbench" / "subset400.jsonl"))
-    options = ScoringOptions(resamples=400, baselines=False)
+    options = PRMBenchScoreConfig(resamples=400, baselines=False)
     skills = np.random.default_rng(0).random(len(bench.instances))  # some instances are hard for both
     a = _skilled_predictions(bench, skills, seed=1)
     b = _skilled_predictions(bench, np.minimum(skills + 0.1, 1), seed=1)  # the same draws, more skill
@@ -352,11 +401,19 @@ def test_paired_prmscore_agrees_with_the_scores_and_pairs_the_resamples(shared_d
     score_a, score_b = (score_predictions(bench, p, options) for p in (a, b))
     for key, d in differences.items():
         for side, score in ((d.a, score_a), (d.b, score_b)):
-            expected = score.summary.rows[key]["prmscore"] if key in score.summary.rows else score.summary.groups[key]
+            expected = (
+                score.summary.rows[key]["prmscore"]
+                if key in score.summary.rows
+                else score.summary.groups[key]
+            )
             assert side == pytest.approx(expected, nan_ok=True), key
         assert d.delta == pytest.approx(d.b - d.a, nan_ok=True)
     overall = differences["overall"]
-    assert overall.delta > 0 and overall.significant and overall.interval.low <= overall.delta <= overall.interval.high
+    assert (
+        overall.delta > 0
+        and overall.significant
+        and overall.interval.low <= overall.delta <= overall.interval.high
+    )
     # pairing: the two runs share their hard instances, so the difference is known far better
     # than either run's own score
     own = score_a.summary.rows["overall"]["interval"]

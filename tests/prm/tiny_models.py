@@ -17,8 +17,19 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalize
 
 from surestep.prm.scorers.transformers_prm import reasoneval_class
 
-SPECIAL = ["<pad>", "<s>", "</s>", "[UNK]", "<extra_0>", "<|im_start|>", "<|im_end|>", "<|begin_of_text|>",
-           "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
+SPECIAL = [
+    "<pad>",
+    "<s>",
+    "</s>",
+    "[UNK]",
+    "<extra_0>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|begin_of_text|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot_id|>",
+]
 LLAMA3_TEMPLATE = (
     "{{ '<|begin_of_text|>' }}{% for m in messages %}{{ '<|start_header_id|>' + m['role'] + "
     "'<|end_header_id|>\n\n' + m['content'] + '<|eot_id|>' }}{% endfor %}"
@@ -32,9 +43,41 @@ _WORDS = re.compile(r"\w+|[^\w\s]+")
 _PIECES = re.compile(r"\w+|[^\w\s]")
 DUMMY_PREFIX = "\u2581"
 """SentencePiece's word-start mark, which Llama's tokenizer puts before the start of every text."""
-BASE_WORDS = {"+", "-", "ки", "Step", "Question", "Answer", ":", "Let", "'", "s", "think", "step", "by", ".",
-              "user", "assistant", "system", "Please", "reason", "and", "put", "your", "final", "answer",
-              "within", "\\", "boxed", "{}", "и", "Human", "Assistant", "#", "Solution"}
+BASE_WORDS = {
+    "+",
+    "-",
+    "ки",
+    "Step",
+    "Question",
+    "Answer",
+    ":",
+    "Let",
+    "'",
+    "s",
+    "think",
+    "step",
+    "by",
+    ".",
+    "user",
+    "assistant",
+    "system",
+    "Please",
+    "reason",
+    "and",
+    "put",
+    "your",
+    "final",
+    "answer",
+    "within",
+    "\\",
+    "boxed",
+    "{}",
+    "и",
+    "Human",
+    "Assistant",
+    "#",
+    "Solution",
+}
 
 
 def tiny_tokenizer(
@@ -64,10 +107,12 @@ def tiny_tokenizer(
     core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     if sentencepiece:
         core.normalizer = normalizers.Prepend(DUMMY_PREFIX)
-        core.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Split(Regex(r"[ \t]+"), behavior="removed"),
-            pre_tokenizers.Split(Regex(r"\w+|\n|[^\w\s]"), behavior="isolated"),
-        ])
+        core.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(r"[ \t]+"), behavior="removed"),
+                pre_tokenizers.Split(Regex(r"\w+|\n|[^\w\s]"), behavior="isolated"),
+            ]
+        )
         core.decoder = decoders.Sequence(
             [decoders.Replace(DUMMY_PREFIX, " "), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
         )
@@ -124,8 +169,12 @@ def build(
     torch.manual_seed(seed)
     template = {"rlhflow-prm": LLAMA3_TEMPLATE, "qwen-prm": CHATML_TEMPLATE}.get(family)
     tokenizer = tiny_tokenizer(
-        texts, template, blank_line_token=blank_line_token, add_bos=family not in QWEN_FAMILIES,
-        sentencepiece=sentencepiece, pad_token=pad_token,
+        texts,
+        template,
+        blank_line_token=blank_line_token,
+        add_bos=family not in QWEN_FAMILIES,
+        sentencepiece=sentencepiece,
+        pad_token=pad_token,
     )
     kwargs = _config_kwargs(len(tokenizer), context)
     if family in ("math-shepherd", "rlhflow-prm"):

@@ -10,8 +10,13 @@ import pytest
 from tests.conftest import ServerProcess, prm_record, run_cli, write_jsonl
 
 PROBLEMS = [
-    {"id": f"p{i}", "question": f"What is {a} + {b}?", "answer": str(a + b), "subset": "easy" if i % 2 else "hard",
-     "level": f"Level {1 + i % 3}"}
+    {
+        "id": f"p{i}",
+        "question": f"What is {a} + {b}?",
+        "answer": str(a + b),
+        "subset": "easy" if i % 2 else "hard",
+        "level": f"Level {1 + i % 3}",
+    }
     for i, (a, b) in enumerate([(2, 3), (10, 7), (31, 4), (8, 8), (120, 5), (9, 1), (44, 44), (3, 70)])
 ]
 
@@ -25,24 +30,56 @@ def report_runs(tmp_path_factory) -> dict[str, Path]:
     try:
         for name, seed in (("model-a", "1"), ("model-b", "2")):
             out = root / name
-            result = run_cli("run", "--model", f"openai:{name}", "--base-url", server.base_url, "--dataset",
-                             str(dataset), "--out", str(out), "--n", "16", "--seed", seed, "--quiet",
-                             "--subset-field", "subset")
+            result = run_cli(
+                "run",
+                "--model",
+                f"openai:{name}",
+                "--base-url",
+                server.base_url,
+                "--dataset",
+                str(dataset),
+                "--out",
+                str(out),
+                "--n",
+                "16",
+                "--seed",
+                seed,
+                "--quiet",
+                "--subset-field",
+                "subset",
+            )
             assert result.returncode == 0, result.stderr
             runs[name] = out
     finally:
         server.stop()
     critic = ServerProcess("tests.prm.critic_server")
     try:
-        data = write_jsonl(root / "prm.jsonl", [
-            prm_record("counterfactual", "p1", 3, [2], question="What is 2 + 3?"),
-            prm_record("circular", "p2", 4, [3], question="What is 4 + 4?"),
-            prm_record("redundency", "p3", 4, [3], question="What is 5 + 5?"),
-            prm_record("domain_inconsistency", "p4", 2, [2], question="SHORT: what is 1 + 1?"),
-        ])
+        data = write_jsonl(
+            root / "prm.jsonl",
+            [
+                prm_record("counterfactual", "p1", 3, [2], question="What is 2 + 3?"),
+                prm_record("circular", "p2", 4, [3], question="What is 4 + 4?"),
+                prm_record("redundency", "p3", 4, [3], question="What is 5 + 5?"),
+                prm_record("domain_inconsistency", "p4", 2, [2], question="SHORT: what is 1 + 1?"),
+            ],
+        )
         out = root / "critic"
-        result = run_cli("prm", "run", "--scorer", "critic", "--model", "critic-1", "--base-url", critic.base_url,
-                         "--data", str(data), "--out", str(out), "--protocol", "card")
+        result = run_cli(
+            "prm",
+            "run",
+            "--scorer",
+            "critic",
+            "--model",
+            "critic-1",
+            "--base-url",
+            critic.base_url,
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--protocol",
+            "card",
+        )
         assert result.returncode == 0, result.stderr
         runs["critic"] = out
     finally:

@@ -63,7 +63,9 @@ def test_an_audited_run_has_the_section_and_an_unaudited_one_does_not(judge, tmp
         ran = run_audit(store, manifest, JudgeConfig(base_url=judge.base_url, model="judge <1>"), seed=2)
         stored = audit_summary(store, manifest)
         assert stored == ran  # the latest audit, read back from the store
-        assert audit_summary(store, manifest, AuditSettings("judge <1>", 3, 200)).pending == 12  # another seed
+        assert (
+            audit_summary(store, manifest, AuditSettings("judge <1>", 3, 200)).pending == 12
+        )  # another seed
     view = load_stability_run(run, resamples=0)
     assert view.audit == ran
     section = _audit_html(render_report([view], []))

@@ -18,7 +18,10 @@ def test_bon_section_only_with_a_result_and_equal_to_the_json(cli, report_runs, 
     plain = report_runs["model-b"]
     scored = tmp_path / "model-a"
     shutil.copytree(report_runs["model-a"], scored)
-    for args in (("--scorer", "oracle"), ("--scorer", "random", "--name", "coin", "--seed", "3", "--samples", "4")):
+    for args in (
+        ("--scorer", "oracle"),
+        ("--scorer", "random", "--name", "coin", "--seed", "3", "--samples", "4"),
+    ):
         result = cli("bon", str(scored), *args, "--json", "--resamples", "50")
         assert result.returncode == 0, result.stderr
     files = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in scored.glob("bon-*.json")}
@@ -31,8 +34,11 @@ def test_bon_section_only_with_a_result_and_equal_to_the_json(cli, report_runs, 
     assert stability[0].bon == ()
     html = render_report(stability, prm)
     assert html.count('id="best-of-n"') == 1
-    blocks = re.findall(r'<div class="bon" data-run="([^"]+)" data-label="([^"]+)">(.*?<p class="note">.*?</p>)</div>',
-                        html, flags=re.S)
+    blocks = re.findall(
+        r'<div class="bon" data-run="([^"]+)" data-label="([^"]+)">(.*?<p class="note">.*?</p>)</div>',
+        html,
+        flags=re.S,
+    )
     assert [(run, label) for run, label, _ in blocks] == [("model-a", "coin"), ("model-a", "oracle")]
     for _, label, block in blocks:
         stored = files[f"bon-{label}.json"]
@@ -53,8 +59,10 @@ def test_bon_section_only_with_a_result_and_equal_to_the_json(cli, report_runs, 
         steps = [b - a for a, b in itertools.pairwise(xs)]
         assert len(xs) == 5 and max(steps) - min(steps) < 0.2
     oracle = next(v for v in stability[1].bon if v.label == "oracle")
-    assert all(math.isclose(oracle.methods["best_of_n"][s], oracle.methods["pass"][s], abs_tol=1e-12)
-               for s in oracle.sizes)
+    assert all(
+        math.isclose(oracle.methods["best_of_n"][s], oracle.methods["pass"][s], abs_tol=1e-12)
+        for s in oracle.sizes
+    )
     coin = next(v for v in stability[1].bon if v.label == "coin")
     sampled = [s for s in coin.sizes if not coin.vote_exact[s]]
     assert sampled and coin.samples == 4  # C(16, N) > 4 for N >= 2: Monte Carlo, said so in the page

@@ -47,15 +47,20 @@ def test_answer_classes_group_by_answer_ignoring_whitespace():
 
 
 def _views(subsets, levels=None):
-    return [ProblemView(f"p{i}", "q", "1", s, None if levels is None else levels[i], 4, 1, None, (), ())
-            for i, s in enumerate(subsets)]
+    return [
+        ProblemView(f"p{i}", "q", "1", s, None if levels is None else levels[i], 4, 1, None, (), ())
+        for i, s in enumerate(subsets)
+    ]
 
 
 def test_livemathbench_configs_break_down_by_split_and_language():
     subsets = ["v202412_CNMO_en", "v202412_CNMO_zh", "v202412_CCEE_en", "v202412_AMC_zh", "v202412_CCEE_en"]
     labels = grouping_labels(_views(subsets))
-    assert labels == {"subset": subsets, "split": ["CNMO", "CNMO", "CCEE", "AMC", "CCEE"],
-                      "language": ["en", "zh", "en", "zh", "en"]}
+    assert labels == {
+        "subset": subsets,
+        "split": ["CNMO", "CNMO", "CCEE", "AMC", "CCEE"],
+        "language": ["en", "zh", "en", "zh", "en"],
+    }
     # one language only: language is left out; two subsets that differ only by language: split is
     assert set(grouping_labels(_views(["v1_AMC_en", "v1_CNMO_en"]))) == {"subset"}
     assert set(grouping_labels(_views(["v1_AMC_en", "v1_AMC_zh"]))) == {"subset"}
@@ -89,15 +94,22 @@ def test_stability_view_of_a_real_run(report_runs):
     assert set(view.subsets) == {"subset", "level"}
     assert view.subset_sizes["level"] == {"Level 1": 3, "Level 2": 3, "Level 3": 2}
     level_2 = np.array([p.correct for p in view.problems if p.level == "Level 2"])
-    assert view.subsets["level"]["Level 2"]["mG-Pass@16"] == pytest.approx(float(mg_pass_at_k(16, level_2, 16).mean()))
+    assert view.subsets["level"]["Level 2"]["mG-Pass@16"] == pytest.approx(
+        float(mg_pass_at_k(16, level_2, 16).mean())
+    )
     greedy = view.sheet.ci["greedy"]
     assert greedy.low <= view.sheet.metrics["greedy"] <= greedy.high
 
 
 def test_prm_view_of_a_real_run(report_runs):
     view = load_prm_run(report_runs["critic"], resamples=0)
-    assert {i.id for i in view.instances} == {"counterfactual_p1", "circular_p2", "redundency_p3", "correct_p3",
-                                             "domain_inconsistency_p4"}
+    assert {i.id for i in view.instances} == {
+        "counterfactual_p1",
+        "circular_p2",
+        "redundency_p3",
+        "correct_p3",
+        "domain_inconsistency_p4",
+    }
     invalid = [i for i in view.instances if not i.valid]
     assert [i.id for i in invalid] == ["domain_inconsistency_p4"]
     radar = view.radar()

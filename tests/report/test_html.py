@@ -27,28 +27,56 @@ def _chunked(html: str, prefix: str) -> list:
 
 def test_report_is_self_contained_and_carries_every_draw(cli, report_runs, tmp_path):
     out, figures = tmp_path / "report.html", tmp_path / "figures"
-    result = cli("report", str(report_runs["model-a"]), str(report_runs["model-b"]), str(report_runs["critic"]),
-                 "-o", str(out), "--figures", str(figures), "--resamples", "200")
+    result = cli(
+        "report",
+        str(report_runs["model-a"]),
+        str(report_runs["model-b"]),
+        str(report_runs["critic"]),
+        "-o",
+        str(out),
+        "--figures",
+        str(figures),
+        "--resamples",
+        "200",
+    )
     assert result.returncode == 0, result.stderr
     html = out.read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # nothing fetched from anywhere
     assert "@import" not in html
     assert html.count("url(") == html.count("url(data:font/woff2;base64,") == 20  # KaTeX's fonts, inline
-    for text in ("G-Pass@16 τ=0.75", "mG-Pass@16", "Pass@16", "Rel. drop@16", "PRMBench", "baseline: oracle",
-                 "Simplicity", "model-a", "model-b", "critic"):
+    for text in (
+        "G-Pass@16 τ=0.75",
+        "mG-Pass@16",
+        "Pass@16",
+        "Rel. drop@16",
+        "PRMBench",
+        "baseline: oracle",
+        "Simplicity",
+        "model-a",
+        "model-b",
+        "critic",
+    ):
         assert text in html, text
     texts = _chunked(html, "texts-0")
     with sqlite3.connect(report_runs["model-a"] / "run.sqlite") as db:
-        stored = db.execute("SELECT problem_id, draw_index, text FROM draws WHERE config = "
-                            "(SELECT DISTINCT config FROM draws WHERE draw_index = 15)").fetchall()
+        stored = db.execute(
+            "SELECT problem_id, draw_index, text FROM draws WHERE config = "
+            "(SELECT DISTINCT config FROM draws WHERE draw_index = 15)"
+        ).fetchall()
     order = [p["id"] for p in PROBLEMS]
     for problem_id, index, text in stored:
         assert texts[order.index(problem_id)][index] == text
     instances = _chunked(html, "instances-0")
     assert {i["id"] for i in instances} >= {"counterfactual_p1", "correct_p3"}
     names = {p.name for p in figures.iterdir()}
-    for stem in ("g_pass_curve_k4", "g_pass_curve_k16", "subsets_subset", "prm_radar", "prm_error_positions",
-                 "prm_positive_bias_critic"):
+    for stem in (
+        "g_pass_curve_k4",
+        "g_pass_curve_k16",
+        "subsets_subset",
+        "prm_radar",
+        "prm_error_positions",
+        "prm_positive_bias_critic",
+    ):
         assert {f"{stem}.png", f"{stem}.svg"} <= names, stem
 
 
@@ -62,17 +90,23 @@ def test_shorten_keeps_both_ends_and_says_what_it_left_out():
 
 def test_max_draw_chars_shortens_the_embedded_texts(cli, report_runs, tmp_path):
     out = tmp_path / "report.html"
-    result = cli("report", str(report_runs["model-a"]), "-o", str(out), "--resamples", "0", "--max-draw-chars", "36")
+    result = cli(
+        "report", str(report_runs["model-a"]), "-o", str(out), "--resamples", "0", "--max-draw-chars", "36"
+    )
     assert result.returncode == 0, result.stderr
     texts = _chunked(out.read_text(encoding="utf-8"), "texts-0")
     with sqlite3.connect(report_runs["model-a"] / "run.sqlite") as db:
-        stored = db.execute("SELECT problem_id, draw_index, text FROM draws WHERE config = "
-                            "(SELECT DISTINCT config FROM draws WHERE draw_index = 15)").fetchall()
+        stored = db.execute(
+            "SELECT problem_id, draw_index, text FROM draws WHERE config = "
+            "(SELECT DISTINCT config FROM draws WHERE draw_index = 15)"
+        ).fetchall()
     order = [p["id"] for p in PROBLEMS]
     assert any(len(text) > 36 for _, _, text in stored) and any(len(text) <= 36 for _, _, text in stored)
     for problem_id, index, text in stored:
         assert texts[order.index(problem_id)][index] == shorten(text, 36)
-    refused = cli("report", str(report_runs["model-a"]), "-o", str(tmp_path / "r.html"), "--max-draw-chars", "5")
+    refused = cli(
+        "report", str(report_runs["model-a"]), "-o", str(tmp_path / "r.html"), "--max-draw-chars", "5"
+    )
     assert refused.returncode == 2 and not (tmp_path / "r.html").exists()
 
 
@@ -82,7 +116,9 @@ def test_surestep_run_writes_its_report(report_runs):
 
 
 def test_compare_from_the_cli(cli, report_runs):
-    result = cli("compare", str(report_runs["model-a"]), str(report_runs["model-b"]), "--json", "--resamples", "300")
+    result = cli(
+        "compare", str(report_runs["model-a"]), str(report_runs["model-b"]), "--json", "--resamples", "300"
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["shared_problems"] == len(PROBLEMS) and data["a"] == "model-a"
@@ -107,7 +143,9 @@ def test_compare_two_prm_runs_from_the_cli(cli, report_runs, tmp_path):
     result = cli("compare", str(report_runs["critic"]), str(b), "--json", "--resamples", "300")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["shared_instances"] == 4 and data["invalid_in_either"] == 1  # domain_inconsistency_p4 is invalid
+    assert (
+        data["shared_instances"] == 4 and data["invalid_in_either"] == 1
+    )  # domain_inconsistency_p4 is invalid
     overall = data["metrics"]["overall"]
     assert overall["label"] == "PRMScore Overall" and overall["delta"] > 0
     # only what the shared instances hold: simplicity (NR, NCL) and ES; no soundness or sensitivity group
@@ -115,7 +153,9 @@ def test_compare_two_prm_runs_from_the_cli(cli, report_runs, tmp_path):
     low, high = data["metrics"]["counterfactual"]["interval"]  # one instance: every resample is the same
     assert low == high == pytest.approx(data["metrics"]["counterfactual"]["delta"])
     table = cli("compare", str(report_runs["critic"]), str(report_runs["critic"]))
-    assert table.returncode == 0 and "PRMScore Overall" in table.stdout and "no clear difference" in table.stdout
+    assert (
+        table.returncode == 0 and "PRMScore Overall" in table.stdout and "no clear difference" in table.stdout
+    )
     assert "shared instances" in table.stdout and "invalid prediction" in table.stdout
     mixed = cli("compare", str(report_runs["model-a"]), str(report_runs["critic"]))
     assert mixed.returncode == 2 and "cannot compare a stability run" in mixed.stderr
@@ -180,8 +220,16 @@ class DomSummary(HTMLParser):
 def test_the_report_renders_in_a_headless_browser(cli, report_runs, tmp_path):
     browser = chromium()
     out = tmp_path / "report.html"
-    result = cli("report", str(report_runs["model-a"]), str(report_runs["model-b"]), str(report_runs["critic"]),
-                 "-o", str(out), "--resamples", "100")
+    result = cli(
+        "report",
+        str(report_runs["model-a"]),
+        str(report_runs["model-b"]),
+        str(report_runs["critic"]),
+        "-o",
+        str(out),
+        "--resamples",
+        "100",
+    )
     assert result.returncode == 0, result.stderr
     summary = DomSummary()
     summary.feed(dump_dom(browser, out, tmp_path / "profile"))
@@ -191,21 +239,27 @@ def test_the_report_renders_in_a_headless_browser(cli, report_runs, tmp_path):
     assert summary.problem_rows == len(PROBLEMS)
     assert summary.instances == 5
     shot = tmp_path / "report.png"
-    picture = headless(browser, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1280,3000", out.as_uri())
+    picture = headless(
+        browser, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1280,3000", out.as_uri()
+    )
     assert picture.returncode == 0 and shot.stat().st_size > 10_000, picture.stderr[-2000:]
 
 
 def test_a_link_to_a_draw_opens_its_text_from_many_chunks(report_runs, tmp_path):
     """Every problem's texts and every instance in its own chunk: the page finds and decodes the right one."""
     browser = chromium()
-    stability, prm = load_runs([report_runs["model-a"], report_runs["model-b"], report_runs["critic"]], resamples=0)
+    stability, prm = load_runs(
+        [report_runs["model-a"], report_runs["model-b"], report_runs["critic"]], resamples=0
+    )
     html = render_report(stability, prm, chunk_bytes=1)
     assert len(re.findall(r'id="texts-1-\d+"', html)) == len(PROBLEMS)
     out = tmp_path / "report.html"
     out.write_text(html, encoding="utf-8")
     with sqlite3.connect(report_runs["model-b"] / "run.sqlite") as db:
-        (text,) = db.execute("SELECT text FROM draws WHERE problem_id = 'p5' AND draw_index = 7 AND config = "
-                             "(SELECT DISTINCT config FROM draws WHERE draw_index = 15)").fetchone()
+        (text,) = db.execute(
+            "SELECT text FROM draws WHERE problem_id = 'p5' AND draw_index = 7 AND config = "
+            "(SELECT DISTINCT config FROM draws WHERE draw_index = 15)"
+        ).fetchone()
     summary = DomSummary()
     summary.feed(dump_dom(browser, out.as_uri() + "#run=1&problem=p5&draw=7", tmp_path / "profile"))
     assert summary.ready == "yes"
@@ -231,8 +285,11 @@ class MathSummary(HTMLParser):
         classes = (a.get("class") or "").split()
         region, in_katex = self._stack[-1][1:] if self._stack else (None, False)
         if region is None and ("math" in classes or a.get("id") == "instances"):
-            region = "instances" if a.get("id") == "instances" or self._inside("instances") else (
-                "draw" if tag == "pre" else "question" if tag == "span" else None)
+            region = (
+                "instances"
+                if a.get("id") == "instances" or self._inside("instances")
+                else ("draw" if tag == "pre" else "question" if tag == "span" else None)
+            )
         if region is not None:
             self.tags[region].add(tag)
             if "katex" in classes:
@@ -264,8 +321,10 @@ def test_math_is_typeset_in_the_browser_and_the_toggle_shows_the_raw_text(report
     typesets it again."""
     browser = chromium()
     stability, prm = load_runs([report_runs["model-a"], report_runs["critic"]], resamples=0)
-    draw = ("Half of it: $\\frac{1}{2}$, so $$x^2 = \\tfrac14$$ and \\(\\boxed{3}\\) "
-            "<b>bold?</b><img src=x onerror=\"document.body.dataset.hacked=1\">")
+    draw = (
+        "Half of it: $\\frac{1}{2}$, so $$x^2 = \\tfrac14$$ and \\(\\boxed{3}\\) "
+        '<b>bold?</b><img src=x onerror="document.body.dataset.hacked=1">'
+    )
     question = "What is \\[\\sqrt{4}\\] plus $1$? <i>not markup</i>"
     step = "So $\\frac{a}{b}$ is bad $\\frac{1}{$ <script>document.body.dataset.hacked=1</script>"
     run = stability[0]
@@ -275,7 +334,9 @@ def test_math_is_typeset_in_the_browser_and_the_toggle_shows_the_raw_text(report
     problems[5] = replace(problems[5], question=question, texts=tuple(texts))
     instances = list(prm[0].instances)
     instances[0] = replace(instances[0], steps=(step, *instances[0].steps[1:]))
-    html = render_report([replace(run, problems=tuple(problems))], [replace(prm[0], instances=tuple(instances))])
+    html = render_report(
+        [replace(run, problems=tuple(problems))], [replace(prm[0], instances=tuple(instances))]
+    )
     assert "<b>bold?</b>" not in html and "<i>not markup</i>" not in html  # the texts travel packed
     address = f"#run=0&problem={problems[5].id}&draw=7"
 
@@ -291,8 +352,13 @@ def test_math_is_typeset_in_the_browser_and_the_toggle_shows_the_raw_text(report
     assert 'data-ready="yes"' in dom and "data-hacked" not in dom
     assert rendered.formulas["draw"] == 3 and rendered.formulas["question"] == 2
     assert rendered.formulas["instances"] >= 1  # the broken formula is shown as KaTeX's error, not raised
-    assert {"\\frac{1}{2}", "x^2 = \\tfrac14", "\\boxed{3}", "\\sqrt{4}", "1", "\\frac{a}{b}"} <= set(rendered.tex)
-    assert rendered.text["draw"] == "draw 7:\n\nHalf of it: , so  and  <b>bold?</b><img src=x onerror=\"document.body.dataset.hacked=1\">"
+    assert {"\\frac{1}{2}", "x^2 = \\tfrac14", "\\boxed{3}", "\\sqrt{4}", "1", "\\frac{a}{b}"} <= set(
+        rendered.tex
+    )
+    assert (
+        rendered.text["draw"]
+        == 'draw 7:\n\nHalf of it: , so  and  <b>bold?</b><img src=x onerror="document.body.dataset.hacked=1">'
+    )
     for region in ("draw", "question"):
         assert not rendered.tags[region] & {"b", "i", "img", "script"}, region
     assert "script" not in rendered.tags["instances"]  # (its <b> is each instance's id)
@@ -303,6 +369,8 @@ def test_math_is_typeset_in_the_browser_and_the_toggle_shows_the_raw_text(report
     assert raw.formulas == {"draw": 0, "question": 0, "instances": 0}
     assert raw.text["draw"] == f"draw 7:\n\n{draw}" and raw.text["question"] == question
     assert step in raw.text["instances"]
-    again, _ = dom_of(html.replace("</body>", click.replace(";</", ";document.getElementById('math-toggle').click();</")),
-                      "again")
+    again, _ = dom_of(
+        html.replace("</body>", click.replace(";</", ";document.getElementById('math-toggle').click();</")),
+        "again",
+    )
     assert again.formulas == rendered.formulas and again.text == rendered.text

@@ -82,12 +82,17 @@ def test_the_page_decoder_inverts_python_bz2_in_a_real_browser(tmp_path):
     for at in (len(good) // 3, len(good) // 2, 2 * len(good) // 3):  # inside the Huffman-coded data
         flipped = bytearray(good)
         flipped[at] ^= 0x10
-        broken.append((f"corrupted at {at}", base64.b64encode(bytes(flipped)).decode(), base64.b64encode(text).decode()))
+        broken.append(
+            (f"corrupted at {at}", base64.b64encode(bytes(flipped)).decode(), base64.b64encode(text).decode())
+        )
     broken += [
-              ("truncated", base64.b64encode(good[: len(good) // 2]).decode(), ""),
-              ("not bzip2", base64.b64encode(b"PK\x03\x04 zip").decode(), "")]
+        ("truncated", base64.b64encode(good[: len(good) // 2]).decode(), ""),
+        ("not bzip2", base64.b64encode(b"PK\x03\x04 zip").decode(), ""),
+    ]
     page = tmp_path / "decoder.html"
-    page.write_text(PAGE.format(vectors=json.dumps(vectors + broken), decoder=asset("bunzip2.js")), encoding="utf-8")
+    page.write_text(
+        PAGE.format(vectors=json.dumps(vectors + broken), decoder=asset("bunzip2.js")), encoding="utf-8"
+    )
     dom = dump_dom(browser, page, tmp_path / "profile")
     results = json.loads(dom.split('<pre id="results">', 1)[1].split("</pre>", 1)[0])
     assert {name: results[name] for name, _, _ in vectors} == {name: "ok" for name, _, _ in vectors}

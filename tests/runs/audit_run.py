@@ -54,5 +54,7 @@ def make_run(directory: Path, *, graded: bool = True) -> Path:
             grades = {}
     if graded:  # the figures below are worked out from these verdicts
         expected = {(pid, i): draw[1] for (pid, _, _), draws in DRAWS.items() for i, draw in enumerate(draws)}
-        assert {key: g.verdict for key, g in grades.items()} == expected, "the rule grader changed its verdicts"
+        assert {key: g.verdict for key, g in grades.items()} == expected, (
+            "the rule grader changed its verdicts"
+        )
     return directory

@@ -29,7 +29,11 @@ def running_cluster() -> Iterator[str]:
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must stay under 108 bytes
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.runs.ray_cluster", temp],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env={**os.environ, **TEST_ENV},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, **TEST_ENV},
     )
     assert process.stdin is not None and process.stdout is not None
     try:
@@ -51,7 +55,9 @@ def main() -> None:
     os.environ.update(TEST_ENV)
     import ray
 
-    ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=sys.argv[1], logging_level="WARNING")
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=False, _temp_dir=sys.argv[1], logging_level="WARNING"
+    )
     print("ADDRESS", ray.get_runtime_context().gcs_address, flush=True)
     sys.stdin.read()
     ray.shutdown()

@@ -62,7 +62,9 @@ def test_equal_allocation_is_capped_balanced_and_grows_with_the_sample():
 def test_closing_lines_start_at_a_line_and_keep_short_texts_whole():
     assert closing_lines("  short answer \n") == "  short answer"
     text = "x" * 500 + "\nso the answer is \\boxed{7}."
-    assert closing_lines(text, 100) == "…" + "x" * 71 + "\nso the answer is \\boxed{7}."  # no line starts early
+    assert (
+        closing_lines(text, 100) == "…" + "x" * 71 + "\nso the answer is \\boxed{7}."
+    )  # no line starts early
     assert closing_lines("a" * 30 + "\n" + "b" * 60, 80) == "b" * 60
     lines = "\n".join(f"line {i}" for i in range(200))
     tail = closing_lines(lines, 60)
@@ -76,16 +78,40 @@ def test_the_audit_figures_match_the_hand_computation(cli, judge, tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert set(report) == {
-        "run", "judge_model", "seed", "sample", "sampled", "confidence", "graders", "population", "excluded",
-        "strata", "agreement", "false_positive_rate", "false_negative_rate", "rule_accuracy", "judge_accuracy",
-        "judged", "judge_errors", "pending", "disagreements",
+        "run",
+        "judge_model",
+        "seed",
+        "sample",
+        "sampled",
+        "confidence",
+        "graders",
+        "population",
+        "excluded",
+        "strata",
+        "agreement",
+        "false_positive_rate",
+        "false_negative_rate",
+        "rule_accuracy",
+        "judge_accuracy",
+        "judged",
+        "judge_errors",
+        "pending",
+        "disagreements",
     }
-    assert (report["judge_model"], report["seed"], report["sample"], report["sampled"]) == ("judge-1", 0, 200, 12)
+    assert (report["judge_model"], report["seed"], report["sample"], report["sampled"]) == (
+        "judge-1",
+        0,
+        200,
+        12,
+    )
     assert report["population"] == 12 and report["excluded"] == {"unscorable": 4}
     strata = report["strata"]
     # correct: 5 draws, the judge agrees on 3 (12, 1/2, xy); incorrect: 5, one judge error, 3 of 4 agree;
     # no_answer: 2, 1 agrees
-    counts = {v: (s["population"], s["sampled"], s["judged"], s["agreed"], s["judge_errors"]) for v, s in strata.items()}
+    counts = {
+        v: (s["population"], s["sampled"], s["judged"], s["agreed"], s["judge_errors"])
+        for v, s in strata.items()
+    }
     assert counts == {"correct": (5, 5, 5, 3, 0), "incorrect": (5, 5, 4, 3, 1), "no_answer": (2, 2, 2, 1, 0)}
     for verdict, (agreed, judged) in {"correct": (3, 5), "incorrect": (3, 4), "no_answer": (1, 2)}.items():
         assert strata[verdict]["agreement"] == pytest.approx(agreed / judged)
@@ -95,7 +121,9 @@ def test_the_audit_figures_match_the_hand_computation(cli, judge, tmp_path):
 
     false_positive = report["false_positive_rate"]  # 2 of the 5 rule-correct draws
     assert false_positive["value"] == pytest.approx(0.4) and false_positive["effective_n"] == pytest.approx(5)
-    assert false_positive["interval"] == pytest.approx([wilson_interval(2, 5).low, wilson_interval(2, 5).high])
+    assert false_positive["interval"] == pytest.approx(
+        [wilson_interval(2, 5).low, wilson_interval(2, 5).high]
+    )
     # 5/7 * 1/4 + 2/7 * 1/2; variance (5/7)^2 (3/16)/4 + (2/7)^2 (1/4)/2 gives n_eff 6.39, capped at 6 trials
     false_negative = report["false_negative_rate"]
     assert false_negative["value"] == pytest.approx(2.25 / 7)
@@ -115,8 +143,13 @@ def test_the_audit_figures_match_the_hand_computation(cli, judge, tmp_path):
         if judged is not None and judged != (rule == "correct")
     }
     assert shown["half", 0] == {
-        "problem_id": "half", "draw_index": 0, "gold": "1/2", "extracted_answer": "0.5",
-        "rule_verdict": "correct", "judge_verdict": "incorrect", "closing_lines": "\\boxed{0.5}",
+        "problem_id": "half",
+        "draw_index": 0,
+        "gold": "1/2",
+        "extracted_answer": "0.5",
+        "rule_verdict": "correct",
+        "judge_verdict": "incorrect",
+        "closing_lines": "\\boxed{0.5}",
     }
     assert shown["twelve", 2]["extracted_answer"] is None and shown["twelve", 2]["judge_verdict"] == "correct"
     assert shown["xy", 0]["rule_verdict"] == "incorrect" and shown["xy", 0]["judge_verdict"] == "correct"
@@ -124,8 +157,15 @@ def test_the_audit_figures_match_the_hand_computation(cli, judge, tmp_path):
 
     text = audit(cli, run, judge)
     assert text.returncode == 0, text.stderr
-    for phrase in ("Grader audit", "no_answer", "false positives", "Disagreements (4)", "\\boxed{0.5}",
-                   "4 unscorable", "judge errors (left out of every figure): 1"):
+    for phrase in (
+        "Grader audit",
+        "no_answer",
+        "false positives",
+        "Disagreements (4)",
+        "\\boxed{0.5}",
+        "4 unscorable",
+        "judge errors (left out of every figure): 1",
+    ):
         assert phrase in text.stdout, phrase
 
 
@@ -138,7 +178,9 @@ def test_the_sample_is_stratified_and_a_rerun_asks_only_what_is_missing(cli, jud
     assert judge_requests(judge) == 3
 
     again = audit(cli, run, judge, "--sample", "3", "--json")
-    assert again.returncode == 0 and "0 draw(s) to ask about in 0 request(s), 3 answered before" in again.stderr
+    assert (
+        again.returncode == 0 and "0 draw(s) to ask about in 0 request(s), 3 answered before" in again.stderr
+    )
     assert judge_requests(judge) == 3  # nothing asked twice
     assert json.loads(again.stdout) == json.loads(first.stdout)
 
@@ -171,7 +213,10 @@ def test_a_draw_graded_again_differently_is_asked_again(cli, judge, tmp_path):
             "WHERE problem_id = 'twelve' AND draw_index = 3"
         )
     result = audit(cli, run, judge, "--json")
-    assert result.returncode == 0 and "1 draw(s) to ask about in 1 request(s), 11 answered before" in result.stderr
+    assert (
+        result.returncode == 0
+        and "1 draw(s) to ask about in 1 request(s), 11 answered before" in result.stderr
+    )
     strata = json.loads(result.stdout)["strata"]
     assert (strata["incorrect"]["population"], strata["no_answer"]["population"]) == (6, 1)
     assert judge_requests(judge) == 13
@@ -192,7 +237,9 @@ def test_failed_requests_are_recorded_then_retried(cli, judge, tmp_path):
     assert "1 sampled draw(s) have no judge answer" in failed.stderr
     assert json.loads(failed.stdout)["pending"] == 1
     with sqlite3.connect(run / "run.sqlite") as db:
-        ((verdict, reply, error),) = db.execute("SELECT judge_verdict, judge_reply, error FROM audit").fetchall()
+        ((verdict, reply, error),) = db.execute(
+            "SELECT judge_verdict, judge_reply, error FROM audit"
+        ).fetchall()
     assert verdict is None and reply is None and "judge request failed" in error
     retried = audit(cli, run, judge, "--sample", "1", "--json")
     assert retried.returncode == 0, retried.stderr
@@ -258,11 +305,26 @@ def test_a_schema_2_store_gains_the_audit_table_in_place(tmp_path):
     assert columns[:5] == ["problem_id", "config", "draw_index", "judge_model", "sample_seed"]
 
 
-def test_a_real_run_is_sampled_equally_and_the_judge_agrees_with_the_rules(cli, fault_server, judge, tmp_path):
+def test_a_real_run_is_sampled_equally_and_the_judge_agrees_with_the_rules(
+    cli, fault_server, judge, tmp_path
+):
     server = fault_server()
     run = tmp_path / "run"
-    made = cli("run", "--model", "openai:fake", "--base-url", server.base_url, "--dataset", str(DEMO_PROBLEMS),
-               "--out", str(run), "--n", "8", "--no-greedy", "--quiet")
+    made = cli(
+        "run",
+        "--model",
+        "openai:fake",
+        "--base-url",
+        server.base_url,
+        "--dataset",
+        str(DEMO_PROBLEMS),
+        "--out",
+        str(run),
+        "--n",
+        "8",
+        "--no-greedy",
+        "--quiet",
+    )
     assert made.returncode == 0, made.stderr
     with sqlite3.connect(run / "run.sqlite") as db:
         sizes = dict(db.execute("SELECT verdict, COUNT(*) FROM grades GROUP BY verdict").fetchall())
@@ -283,5 +345,7 @@ def test_a_real_run_is_sampled_equally_and_the_judge_agrees_with_the_rules(cli, 
     upper = wilson_interval(0, expected["correct"]).high
     assert report["false_positive_rate"]["interval"] == pytest.approx([0.0, upper])
     with sqlite3.connect(run / "run.sqlite") as db:  # draws the judge is shown alike share a request
-        (prompts,) = db.execute("SELECT COUNT(*) FROM (SELECT DISTINCT problem_id, judged_text FROM audit)").fetchone()
+        (prompts,) = db.execute(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT problem_id, judged_text FROM audit)"
+        ).fetchone()
     assert 3 <= prompts < 30 and judge_requests(judge) == prompts

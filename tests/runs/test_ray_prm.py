@@ -44,14 +44,35 @@ def tiny_shepherd(subset, tmp_path_factory):
     texts = []
     for line in subset.read_text().splitlines():
         record = json.loads(line)
-        texts += [record["modified_question"], record["original_question"], *record["modified_process"],
-                  *record["original_process"]]
+        texts += [
+            record["modified_question"],
+            record["original_question"],
+            *record["modified_process"],
+            *record["original_process"],
+        ]
     return build("math-shepherd", tmp_path_factory.mktemp("shepherd"), texts)
 
 
 def _args(model: Path, data: Path, out: Path, *extra: str) -> list[str]:
-    return ["prm", "run", "--scorer", "math-shepherd", "--model", str(model), "--tokenizer", str(model / "tokenizer"),
-            "--data", str(data), "--out", str(out), "--limit", LIMIT, "--chunk", "2", *extra]
+    return [
+        "prm",
+        "run",
+        "--scorer",
+        "math-shepherd",
+        "--model",
+        str(model),
+        "--tokenizer",
+        str(model / "tokenizer"),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--limit",
+        LIMIT,
+        "--chunk",
+        "2",
+        *extra,
+    ]
 
 
 def _predictions(out: Path) -> list[dict]:
@@ -73,19 +94,27 @@ def test_replicas_score_every_instance_once_when_a_replica_and_the_driver_die(
     out, marker = tmp_path / "ray", tmp_path / "replica-crashed"
     args = _args(tiny_shepherd, subset, out, "--ray", cluster, "--replicas", "2")
     driver = subprocess.Popen(
-        [sys.executable, "-m", "surestep", *args], cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1", **TEST_ENV, CRASH_ENV: str(marker)},
+        [sys.executable, "-m", "surestep", *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **TEST_ENV, CRASH_ENV: str(marker)},
     )
     database = out / "predictions.sqlite"
     try:
-        wait_until(lambda: driver.poll() is not None or count_rows(database, "predictions") > 0,
-                   what="a stored prediction", timeout=600)
+        wait_until(
+            lambda: driver.poll() is not None or count_rows(database, "predictions") > 0,
+            what="a stored prediction",
+            timeout=600,
+        )
     finally:
         driver.send_signal(signal.SIGKILL)
         driver.wait()
     before = _stored(out)
     assert marker.exists()  # a replica died on its first chunk, and its chunk went to the other
-    assert 0 < len(before) < len(_predictions(single)), f"the kill did not land mid-run ({len(before)} stored)"
+    assert 0 < len(before) < len(_predictions(single)), (
+        f"the kill did not land mid-run ({len(before)} stored)"
+    )
 
     resumed = cli(*args, "--json", env=TEST_ENV)
     assert resumed.returncode == 0, resumed.stderr

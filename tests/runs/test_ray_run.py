@@ -27,8 +27,22 @@ from tests.runs.ray_cluster import TEST_ENV, running_cluster
 from tests.waiting import count_rows, wait_until
 
 ARGS = (
-    "--model", "local:", "--dataset", str(DEMO_PROBLEMS), "--limit", "2", "--n", "4", "--draws-per-request", "2",
-    "--max-tokens", "6", "--no-greedy", "--device", "cpu", "--quiet",
+    "--model",
+    "local:",
+    "--dataset",
+    str(DEMO_PROBLEMS),
+    "--limit",
+    "2",
+    "--n",
+    "4",
+    "--draws-per-request",
+    "2",
+    "--max-tokens",
+    "6",
+    "--no-greedy",
+    "--device",
+    "cpu",
+    "--quiet",
 )
 DRAWS = 2 * 4
 
@@ -52,7 +66,9 @@ def reference(tmp_path_factory):
 
 def _draws(out: Path) -> list[tuple]:
     with sqlite3.connect(out / "run.sqlite") as db:
-        return db.execute("SELECT problem_id, config, draw_index, text, seed FROM draws ORDER BY 1, 2, 3").fetchall()
+        return db.execute(
+            "SELECT problem_id, config, draw_index, text, seed FROM draws ORDER BY 1, 2, 3"
+        ).fetchall()
 
 
 def _on_ray(cluster: str) -> tuple[str, ...]:
@@ -61,8 +77,16 @@ def _on_ray(cluster: str) -> tuple[str, ...]:
 
 def test_replicas_make_the_draws_of_one_process_when_one_dies(cluster, reference, cli, tmp_path):
     out, marker = tmp_path / "run", tmp_path / "replica-crashed"
-    result = cli("run", *ARGS, "--out", str(out), *_on_ray(cluster), "--no-ci", "--json",
-                 env={**TEST_ENV, CRASH_ENV: str(marker)})
+    result = cli(
+        "run",
+        *ARGS,
+        "--out",
+        str(out),
+        *_on_ray(cluster),
+        "--no-ci",
+        "--json",
+        env={**TEST_ENV, CRASH_ENV: str(marker)},
+    )
     assert result.returncode == 0, result.stderr
     assert marker.exists()  # a replica ended its process on its first request; the other made every draw
     assert _draws(out) == reference
@@ -76,13 +100,19 @@ def test_a_killed_driver_resumes_from_the_store(cluster, reference, cli, tmp_pat
     out = tmp_path / "run"
     args = ["generate", *ARGS, "--out", str(out), *_on_ray(cluster)]
     driver = subprocess.Popen(
-        [sys.executable, "-m", "surestep", *args], cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1", **TEST_ENV},
+        [sys.executable, "-m", "surestep", *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **TEST_ENV},
     )
     database = out / "run.sqlite"
     try:
-        wait_until(lambda: driver.poll() is not None or count_rows(database, "draws") > 0, what="a stored draw",
-                   timeout=600)
+        wait_until(
+            lambda: driver.poll() is not None or count_rows(database, "draws") > 0,
+            what="a stored draw",
+            timeout=600,
+        )
     finally:
         driver.send_signal(signal.SIGKILL)
         driver.wait()
@@ -95,8 +125,19 @@ def test_a_killed_driver_resumes_from_the_store(cluster, reference, cli, tmp_pat
 
 
 def test_a_cluster_too_small_is_refused_before_anything_loads(cluster, cli, tmp_path):
-    result = cli("generate", *ARGS, "--out", str(tmp_path / "run"), "--ray", cluster, "--replicas", "3",
-                 "--gpus-per-replica", "0", env=TEST_ENV)
+    result = cli(
+        "generate",
+        *ARGS,
+        "--out",
+        str(tmp_path / "run"),
+        "--ray",
+        cluster,
+        "--replicas",
+        "3",
+        "--gpus-per-replica",
+        "0",
+        env=TEST_ENV,
+    )
     assert result.returncode == 2
     assert "--replicas 3: the Ray cluster (1 node(s), 0 GPUs, 2 CPUs) holds 2 replica(s)" in result.stderr
     alone = cli("generate", *ARGS, "--out", str(tmp_path / "other"), "--replicas", "2")

@@ -22,7 +22,7 @@ from surestep.runs.results import (
     results_path,
     write_results,
 )
-from surestep.runs.scoring import ScoreOptions, score_problems
+from surestep.runs.scoring import StabilityScoreConfig, score_problems
 from surestep.runs.store import RunStore
 
 PROBLEMS = [Problem("p1", "What is 1 + 1?", "2", "easy"), Problem("p2", "What is 6 x 7?", "42", "hard")]
@@ -88,7 +88,7 @@ def score_and_collect(directory: Path, *, ci: bool = True):
         manifest = store.manifest()
         assert manifest is not None
         problems = group_draws(scored_draws(store, manifest, 4), path=directory, n=4)
-        options = ScoreOptions(by="subset", ci=ci, n_resamples=200)
+        options = StabilityScoreConfig(by="subset", ci=ci, n_resamples=200)
         sheet = score_problems(problems, options, path=directory)
         results = collect_results(
             store, manifest, sheet, n=4, resamples=200 if ci else None, score_seconds=0.25, audit=None
@@ -171,7 +171,9 @@ def test_a_manifest_with_only_what_scoring_needs_gives_empty_identity_fields(tmp
     _, results = score_and_collect(tmp_path / "run", ci=False)
     identity = results.identity
     assert identity.model == identity.sampling == identity.prompt == {}
-    assert identity.dataset is identity.dataset_hash is identity.problems is identity.draws_per_request is None
+    assert (
+        identity.dataset is identity.dataset_hash is identity.problems is identity.draws_per_request is None
+    )
     assert results.draws.scored == 8 and results.draws.greedy == 0
     write_results(tmp_path / "run", results)
     assert read_results(tmp_path / "run") == results

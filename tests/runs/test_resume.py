@@ -20,9 +20,25 @@ N = 8
 
 def _args(base_url: str, out: Path, *extra: str) -> list[str]:
     return [
-        "generate", "--model", "openai:fake", "--base-url", base_url, "--dataset", str(DEMO_PROBLEMS),
-        "--out", str(out), "--n", str(N), "--draws-per-request", "2", "--concurrency", "4",
-        "--timeout", "5", "--quiet", *extra,
+        "generate",
+        "--model",
+        "openai:fake",
+        "--base-url",
+        base_url,
+        "--dataset",
+        str(DEMO_PROBLEMS),
+        "--out",
+        str(out),
+        "--n",
+        str(N),
+        "--draws-per-request",
+        "2",
+        "--concurrency",
+        "4",
+        "--timeout",
+        "5",
+        "--quiet",
+        *extra,
     ]
 
 
@@ -67,7 +83,9 @@ def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(faul
     rng = random.Random(11)
     counts = [0]
     for _ in range(4):
-        counts.append(_kill_after_progress(_args(server.base_url, out), out, counts[-1], rng.uniform(0.0, 0.4)))
+        counts.append(
+            _kill_after_progress(_args(server.base_url, out), out, counts[-1], rng.uniform(0.0, 0.4))
+        )
     assert 0 < counts[1] < len(expected), f"the first kill did not land mid-run: {counts}"
     assert counts == sorted(counts)  # nothing committed was ever lost
 
@@ -110,7 +128,10 @@ def test_a_malformed_dataset_names_file_line_and_field_and_writes_nothing(fault_
     server = fault_server()
     bad = write_jsonl(
         tmp_path / "bad.jsonl",
-        [{"id": "a", "question": "What is 1 + 1?", "answer": "2"}, {"id": "b", "question": "Q", "answer": None}],
+        [
+            {"id": "a", "question": "What is 1 + 1?", "answer": "2"},
+            {"id": "b", "question": "Q", "answer": None},
+        ],
     )
     out = tmp_path / "run"
     args = _args(server.base_url, out)

@@ -17,8 +17,23 @@ N = 4
 
 def _args(command: str, base_url: str, out: Path, *extra: str) -> list[str]:
     return [
-        command, "--model", "openai:fake", "--base-url", base_url, "--dataset", str(DEMO_PROBLEMS),
-        "--out", str(out), "--n", str(N), "--draws-per-request", "2", "--concurrency", "4", "--quiet", *extra,
+        command,
+        "--model",
+        "openai:fake",
+        "--base-url",
+        base_url,
+        "--dataset",
+        str(DEMO_PROBLEMS),
+        "--out",
+        str(out),
+        "--n",
+        str(N),
+        "--draws-per-request",
+        "2",
+        "--concurrency",
+        "4",
+        "--quiet",
+        *extra,
     ]
 
 
@@ -74,15 +89,27 @@ def test_four_shards_merged_are_the_run_one_job_makes(fault_server, cli, tmp_pat
     shards = _shards(cli, "run", server.base_url, tmp_path, 4, "--no-ci")
     sizes = [len(_table(s, "SELECT 1 FROM problems")) for s in shards]
     assert sizes == [8, 8, 7, 7]  # 30 problems, positions p with p mod 4 = i
-    assert _manifest(shards[1])["shard"] == {"index": 1, "count": 4, "rule": "position mod count == index", "of": 30}
+    assert _manifest(shards[1])["shard"] == {
+        "index": 1,
+        "count": 4,
+        "rule": "position mod count == index",
+        "of": 30,
+    }
     assert _manifest(shards[1])["problems"] == 8
 
     merged = tmp_path / "merged"
     result = cli("merge", *map(str, reversed(shards)), "--out", str(merged), "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary == {"kind": "run", "out": str(merged), "shards": 4, "items": 30, "rows": 30 * (N + 1),
-                       "grades": 30 * (N + 1), "missing": 0}
+    assert summary == {
+        "kind": "run",
+        "out": str(merged),
+        "shards": 4,
+        "items": 30,
+        "rows": 30 * (N + 1),
+        "grades": 30 * (N + 1),
+        "missing": 0,
+    }
     assert _contents(merged) == _contents(single)  # same problems in order, draws, seeds and grades
     assert _manifest(merged, "engines", "invocation") == _manifest(single, "engines", "invocation")
     assert "invocation" not in _manifest(merged)  # a merged run is whole: nothing to resume
@@ -163,14 +190,36 @@ def tiny_shepherd(subset, tmp_path_factory):
     texts = []
     for line in subset.read_text().splitlines():
         record = json.loads(line)
-        texts += [record["modified_question"], record["original_question"], *record["modified_process"],
-                  *record["original_process"]]
+        texts += [
+            record["modified_question"],
+            record["original_question"],
+            *record["modified_process"],
+            *record["original_process"],
+        ]
     return build("math-shepherd", tmp_path_factory.mktemp("shepherd"), texts)
 
 
 def _prm_args(model: Path, data: Path, out: Path, *extra: str) -> list[str]:
-    return ["prm", "run", "--scorer", "math-shepherd", "--model", str(model), "--tokenizer", str(model / "tokenizer"),
-            "--data", str(data), "--out", str(out), "--limit", "12", "--chunk", "4", "--json", *extra]
+    return [
+        "prm",
+        "run",
+        "--scorer",
+        "math-shepherd",
+        "--model",
+        str(model),
+        "--tokenizer",
+        str(model / "tokenizer"),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--limit",
+        "12",
+        "--chunk",
+        "4",
+        "--json",
+        *extra,
+    ]
 
 
 def _predictions(out: Path) -> list[dict]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from surestep.prm.protocol import CARD, PROTOCOLS
-from surestep.prm.scorers.registry import SCORERS, ScorerOptions
+from surestep.prm.scorers.registry import SCORERS, PRMScorerConfig
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,52 +23,138 @@ BUILT_IN = ("oracle", "random")
 AGGREGATES = ("min", "last", "prod", "mean")
 DEFAULT_SAMPLES = 256
 METHOD_LABELS = {
-    "best_of_n": "best-of-N", "weighted_vote": "PRM-weighted vote", "majority": "majority (maj@N)",
-    "pass": "pass@N (oracle)", "random": "random pick (avg)",
+    "best_of_n": "best-of-N",
+    "weighted_vote": "PRM-weighted vote",
+    "majority": "majority (maj@N)",
+    "pass": "pass@N (oracle)",
+    "random": "random pick (avg)",
 }
 
 
 @click.command("bon")
 @click.argument("run", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--scorer", required=True, type=click.Choice(sorted([*SCORERS, *BUILT_IN])),
-              help="PRM family (see surestep prm scorers), or oracle (the draw's grade) or random (seeded).")
-@click.option("--model", metavar="PATH_OR_HUB_ID",
-              help="Model directory or Hub id (critic: the model the server serves); not for oracle/random.")
-@click.option("--name", metavar="LABEL",
-              help="Store the step scores under this label [default: the scorer's name].")
-@click.option("--aggregate", type=click.Choice(AGGREGATES), default="min", show_default=True,
-              help="A draw's score from its step scores.")
-@click.option("--protocol", type=click.Choice(PROTOCOLS), default=CARD, show_default=True,
-              help="card: each model card's input and reads; prmbench: PRMBench's wrappers.")
+@click.option(
+    "--scorer",
+    required=True,
+    type=click.Choice(sorted([*SCORERS, *BUILT_IN])),
+    help="PRM family (see surestep prm scorers), or oracle (the draw's grade) or random (seeded).",
+)
+@click.option(
+    "--model",
+    metavar="PATH_OR_HUB_ID",
+    help="Model directory or Hub id (critic: the model the server serves); not for oracle/random.",
+)
+@click.option(
+    "--name", metavar="LABEL", help="Store the step scores under this label [default: the scorer's name]."
+)
+@click.option(
+    "--aggregate",
+    type=click.Choice(AGGREGATES),
+    default="min",
+    show_default=True,
+    help="A draw's score from its step scores.",
+)
+@click.option(
+    "--protocol",
+    type=click.Choice(PROTOCOLS),
+    default=CARD,
+    show_default=True,
+    help="card: each model card's input and reads; prmbench: PRMBench's wrappers.",
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--batch-tokens", "batch_tokens", type=click.IntRange(min=1), default=16384, show_default=True,
-              help="Padded tokens per forward pass.")
-@click.option("--max-length", "max_length", type=click.IntRange(min=8),
-              help="Cut inputs at this many tokens; cut steps are recorded per draw.")
+@click.option(
+    "--batch-tokens",
+    "batch_tokens",
+    type=click.IntRange(min=1),
+    default=16384,
+    show_default=True,
+    help="Padded tokens per forward pass.",
+)
+@click.option(
+    "--max-length",
+    "max_length",
+    type=click.IntRange(min=8),
+    help="Cut inputs at this many tokens; cut steps are recorded per draw.",
+)
 @click.option("--tokenizer", help="Tokenizer directory or id, when it is not beside the model.")
 @click.option("--trust-remote-code", is_flag=True, help="Allow model code shipped with the checkpoint.")
-@click.option("--reward-differences", "reward_differences", is_flag=True,
-              help="skywork-prm: score steps by reward differences.")
-@click.option("--base-url", "base_url", metavar="URL", help="critic: OpenAI-compatible server, e.g. http://host:8000/v1.")
-@click.option("--api-key-env", "api_key_env", default="OPENAI_API_KEY", show_default=True,
-              help="critic: environment variable holding the API key.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True,
-              help="critic: requests in flight.")
-@click.option("--max-tokens", "max_tokens", type=click.IntRange(min=1), default=2048, show_default=True,
-              help="critic: longest reply.")
-@click.option("--few-shot", "few_shot", type=click.Path(path_type=Path), metavar="JSONL",
-              help="critic: worked examples to show first (card protocol).")
-@click.option("--chunk", type=click.IntRange(min=1), default=32, show_default=True,
-              help="Draws per commit to the run store.")
-@click.option("--samples", type=click.IntRange(min=1), default=DEFAULT_SAMPLES, show_default=True,
-              help="Weighted vote: exact over all N-subsets when there are at most this many, else this "
-                   "many random subsets per problem (the Monte Carlo error is printed).")
-@click.option("--resamples", type=click.IntRange(min=0), default=1000, show_default=True,
-              help="Bootstrap resamples over problems (0: no intervals).")
-@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
-              help="Interval confidence level.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the random scorer, the Monte Carlo subsets and the bootstrap.")
+@click.option(
+    "--reward-differences",
+    "reward_differences",
+    is_flag=True,
+    help="skywork-prm: score steps by reward differences.",
+)
+@click.option(
+    "--base-url",
+    "base_url",
+    metavar="URL",
+    help="critic: OpenAI-compatible server, e.g. http://host:8000/v1.",
+)
+@click.option(
+    "--api-key-env",
+    "api_key_env",
+    default="OPENAI_API_KEY",
+    show_default=True,
+    help="critic: environment variable holding the API key.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="critic: requests in flight.",
+)
+@click.option(
+    "--max-tokens",
+    "max_tokens",
+    type=click.IntRange(min=1),
+    default=2048,
+    show_default=True,
+    help="critic: longest reply.",
+)
+@click.option(
+    "--few-shot",
+    "few_shot",
+    type=click.Path(path_type=Path),
+    metavar="JSONL",
+    help="critic: worked examples to show first (card protocol).",
+)
+@click.option(
+    "--chunk",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Draws per commit to the run store.",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    default=DEFAULT_SAMPLES,
+    show_default=True,
+    help="Weighted vote: exact over all N-subsets when there are at most this many, else this "
+    "many random subsets per problem (the Monte Carlo error is printed).",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples over problems (0: no intervals).",
+)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0.5, 0.999),
+    default=0.95,
+    show_default=True,
+    help="Interval confidence level.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the random scorer, the Monte Carlo subsets and the bootstrap.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bon_command(
     run: Path,
@@ -102,25 +188,51 @@ def bon_command(
     from surestep.runs.bon import BonRequest, run_bon
 
     request = BonRequest(
-        run=run, scorer=scorer, model=model, name=name, aggregate=aggregate, seed=seed, samples=samples,
-        resamples=resamples, confidence=confidence, chunk=chunk,
-        options=ScorerOptions(
-            protocol=protocol, device=device, batch_tokens=batch_tokens, max_length=max_length,
-            trust_remote_code=trust_remote_code, tokenizer=tokenizer, reward_differences=reward_differences,
-            base_url=base_url, api_key_env=api_key_env, concurrency=concurrency, max_tokens=max_tokens,
+        run=run,
+        scorer=scorer,
+        model=model,
+        name=name,
+        aggregate=aggregate,
+        seed=seed,
+        samples=samples,
+        resamples=resamples,
+        confidence=confidence,
+        chunk=chunk,
+        options=PRMScorerConfig(
+            protocol=protocol,
+            device=device,
+            batch_tokens=batch_tokens,
+            max_length=max_length,
+            trust_remote_code=trust_remote_code,
+            tokenizer=tokenizer,
+            reward_differences=reward_differences,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+            max_tokens=max_tokens,
             few_shot=few_shot,
         ),
     )
     console = Console(stderr=True)
     with Progress(
-        TextColumn("scoring draws"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
-        TimeRemainingColumn(), console=console, transient=False, disable=scorer in BUILT_IN,
+        TextColumn("scoring draws"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+        disable=scorer in BUILT_IN,
     ) as bar:
         task = bar.add_task("bon", total=None, detail="")
 
         def show(p: BonProgress) -> None:
-            bar.update(task, total=p.total, completed=p.done,
-                       detail=f"{p.steps} steps, {p.invalid} invalid, {p.truncated_steps} truncated steps")
+            bar.update(
+                task,
+                total=p.total,
+                completed=p.done,
+                detail=f"{p.steps} steps, {p.invalid} invalid, {p.truncated_steps} truncated steps",
+            )
 
         result = run_bon(request, progress=show)
     if as_json:
@@ -135,7 +247,7 @@ def _print(result: BonResult, console: Console) -> None:
     model = f" {result.setup['model']}" if result.setup.get("model") else ""
     table = Table(
         title=f"best-of-N on {result.run}: {result.num_problems} problems × {result.n} draws, "
-              f"{result.setup['scorer']}{model} ({result.aggregate} of step scores)",
+        f"{result.setup['scorer']}{model} ({result.aggregate} of step scores)",
         title_justify="left",
     )
     table.add_column("method")
@@ -161,5 +273,6 @@ def _print(result: BonResult, console: Console) -> None:
     console.print(
         f"{d['scored']} draws, {d['steps']} steps; {d['unscored']} unscored ({d['invalid']} invalid), "
         f"{d['truncated']} with cut steps ({d['truncated_steps']} steps). Intervals: "
-        f"{100 * result.confidence:g}% bootstrap over problems.", highlight=False,
+        f"{100 * result.confidence:g}% bootstrap over problems.",
+        highlight=False,
     )

@@ -61,4 +61,3 @@ def grading_options(func: F) -> F:
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
-

@@ -40,21 +40,50 @@ def prm_group() -> None:
 @prm_group.command("score")
 @click.argument("predictions", type=click.Path(path_type=Path))
 @data_option
-@click.option("--threshold", type=float, default=0.5, show_default=True,
-              help="A step is judged correct when its score exceeds this (unless step_labels are given).")
-@click.option("--threshold-redundancy", "threshold_redundancy", type=float, default=0.5, show_default=True,
-              help="A step is judged redundant when its redundancy score exceeds this.")
-@click.option("--allow-missing", is_flag=True,
-              help="Score the instances that have predictions; report the others as missing.")
-@click.option("--tune-on", "tune_on", metavar="FRACTION|FILE",
-              help="Tune the threshold on a split (a fraction of problems, or a file of ids/idx) "
-                   "and report it on the rest.")
-@click.option("--resamples", type=click.IntRange(min=0), default=1000, show_default=True,
-              help="Bootstrap resamples over instances (0: no intervals).")
-@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
-              help="Interval confidence level.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of bootstrap, split and random baseline.")
+@click.option(
+    "--threshold",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="A step is judged correct when its score exceeds this (unless step_labels are given).",
+)
+@click.option(
+    "--threshold-redundancy",
+    "threshold_redundancy",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="A step is judged redundant when its redundancy score exceeds this.",
+)
+@click.option(
+    "--allow-missing",
+    is_flag=True,
+    help="Score the instances that have predictions; report the others as missing.",
+)
+@click.option(
+    "--tune-on",
+    "tune_on",
+    metavar="FRACTION|FILE",
+    help="Tune the threshold on a split (a fraction of problems, or a file of ids/idx) "
+    "and report it on the rest.",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples over instances (0: no intervals).",
+)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0.5, 0.999),
+    default=0.95,
+    show_default=True,
+    help="Interval confidence level.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of bootstrap, split and random baseline."
+)
 @click.option("--no-baselines", "no_baselines", is_flag=True, help="Skip the all-correct/random/oracle rows.")
 @click.option("--name", help="Model name in the table (default: the predictions file's name).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
@@ -109,8 +138,9 @@ def _validation_report(bench: PRMBench) -> dict[str, object]:
 
 @prm_group.command("validate")
 @data_option
-@click.option("--predictions", type=click.Path(path_type=Path),
-              help="Also check a predictions file against the data.")
+@click.option(
+    "--predictions", type=click.Path(path_type=Path), help="Also check a predictions file against the data."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def validate_command(data: str, predictions: Path | None, as_json: bool) -> None:
     """Check PRMBench data (and optionally predictions), listing the benchmark's known faults."""
@@ -136,84 +166,177 @@ def validate_command(data: str, predictions: Path | None, as_json: bool) -> None
 def _print_validation(report: dict[str, object], console: Console) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{report['data']}: {report['records']} records, {report['instances']} instances",
-                  title_justify="left")
+    table = Table(
+        title=f"{report['data']}: {report['records']} records, {report['instances']} instances",
+        title_justify="left",
+    )
     for header in ("category", "group", "instances", "steps", "error steps"):
         table.add_column(header, justify="left" if header in ("category", "group") else "right")
     groups = {c.key: f"{c.abbreviation} · {c.group}" for c in CATEGORIES}
     counts = report["categories"]
     assert isinstance(counts, dict)
     for key, row in counts.items():
-        table.add_row(key, groups.get(key, "synthetic all-correct"), str(row["instances"]), str(row["steps"]),
-                      str(row["error_steps"]))
+        table.add_row(
+            key,
+            groups.get(key, "synthetic all-correct"),
+            str(row["instances"]),
+            str(row["steps"]),
+            str(row["error_steps"]),
+        )
     console.print(table)
     issues = report["data_issues"]
     assert isinstance(issues, dict)
     past = issues["error_steps_past_end"]
-    console.print(f"{past['count']} instances list error steps past their last step "
-                  "(those indices are ignored in scoring):", highlight=False)
+    console.print(
+        f"{past['count']} instances list error steps past their last step "
+        "(those indices are ignored in scoring):",
+        highlight=False,
+    )
     for fault in past["instances"]:
-        console.print(f"  {fault['id']}: error_steps {fault['error_steps']} with {fault['steps']} steps "
-                      f"({fault['source']})", highlight=False)
+        console.print(
+            f"  {fault['id']}: error_steps {fault['error_steps']} with {fault['steps']} steps "
+            f"({fault['source']})",
+            highlight=False,
+        )
     duplicates = issues["duplicate_ids"]
-    console.print(f"{duplicates['count']} instance ids repeat (the first occurrence is used):",
-                  highlight=False)
+    console.print(
+        f"{duplicates['count']} instance ids repeat (the first occurrence is used):", highlight=False
+    )
     for fault in duplicates["instances"]:
         same = "same content" if fault["same_content"] else "different content"
         console.print(f"  {fault['id']}: {', '.join(fault['sources'])} ({same})", highlight=False)
     if "predictions" in report:
         p = report["predictions"]
         assert isinstance(p, dict)
-        console.print(f"predictions {p['path']}: {p['count']} lines, {p['invalid']} marked invalid, "
-                      f"{len(p['missing'])} instances without a prediction", highlight=False)
+        console.print(
+            f"predictions {p['path']}: {p['count']} lines, {p['invalid']} marked invalid, "
+            f"{len(p['missing'])} instances without a prediction",
+            highlight=False,
+        )
 
 
 @prm_group.command("run")
-@click.option("--scorer", required=True, type=click.Choice(sorted(SCORERS)),
-              help="PRM family (see surestep prm scorers).")
-@click.option("--model", required=True, metavar="PATH_OR_HUB_ID",
-              help="Model directory or Hub id (critic: the model name the server serves).")
+@click.option(
+    "--scorer",
+    required=True,
+    type=click.Choice(sorted(SCORERS)),
+    help="PRM family (see surestep prm scorers).",
+)
+@click.option(
+    "--model",
+    required=True,
+    metavar="PATH_OR_HUB_ID",
+    help="Model directory or Hub id (critic: the model name the server serves).",
+)
 @data_option
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run directory (resumable).")
-@click.option("--protocol", type=click.Choice(PROTOCOLS), default=PRMBENCH, show_default=True,
-              help="prmbench: PRMBench's own inputs, reads, thresholds, 2,048-token cut and dtypes (a table "
-                   "to set beside the paper's); card: each model card's intent (see surestep prm scorers).")
-@click.option("--device", default="cpu", show_default=True,
-              help="cpu, cuda or cuda:N (the protocol sets the dtype).")
-@click.option("--device-map", "device_map", type=click.Choice(DEVICE_MAPS),
-              help="Spread a PRM larger than one GPU over every visible GPU (accelerate's device_map, "
-                   "passed to from_pretrained; replaces --device: inputs go to the first layer's device). "
-                   "With --ray, over each replica's --gpus-per-replica.")
-@click.option("--batch-tokens", "batch_tokens", type=click.IntRange(min=1), default=16384, show_default=True,
-              help="Padded tokens per forward pass; instances are bucketed by length.")
-@click.option("--max-length", "max_length", type=click.IntRange(min=8),
-              help="Cut inputs at this many tokens [default: 2,048 under prmbench, the model's context under "
-                   "card]; cut steps are reported.")
+@click.option(
+    "--protocol",
+    type=click.Choice(PROTOCOLS),
+    default=PRMBENCH,
+    show_default=True,
+    help="prmbench: PRMBench's own inputs, reads, thresholds, 2,048-token cut and dtypes (a table "
+    "to set beside the paper's); card: each model card's intent (see surestep prm scorers).",
+)
+@click.option(
+    "--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (the protocol sets the dtype)."
+)
+@click.option(
+    "--device-map",
+    "device_map",
+    type=click.Choice(DEVICE_MAPS),
+    help="Spread a PRM larger than one GPU over every visible GPU (accelerate's device_map, "
+    "passed to from_pretrained; replaces --device: inputs go to the first layer's device). "
+    "With --ray, over each replica's --gpus-per-replica.",
+)
+@click.option(
+    "--batch-tokens",
+    "batch_tokens",
+    type=click.IntRange(min=1),
+    default=16384,
+    show_default=True,
+    help="Padded tokens per forward pass; instances are bucketed by length.",
+)
+@click.option(
+    "--max-length",
+    "max_length",
+    type=click.IntRange(min=8),
+    help="Cut inputs at this many tokens [default: 2,048 under prmbench, the model's context under "
+    "card]; cut steps are reported.",
+)
 @click.option("--tokenizer", help="Tokenizer directory or id, when it is not beside the model.")
 @click.option("--trust-remote-code", is_flag=True, help="Allow model code shipped with the checkpoint.")
-@click.option("--reward-differences", "reward_differences", is_flag=True,
-              help="skywork-prm under card: score steps by reward differences (prmbench always does).")
-@click.option("--base-url", "base_url", metavar="URL", help="critic: OpenAI-compatible server, e.g. http://host:8000/v1.")
-@click.option("--api-key-env", "api_key_env", default="OPENAI_API_KEY", show_default=True,
-              help="critic: environment variable holding the API key.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True,
-              help="critic: requests in flight.")
-@click.option("--max-tokens", "max_tokens", type=click.IntRange(min=1), default=2048, show_default=True,
-              help="critic: longest reply.")
-@click.option("--few-shot", "few_shot", type=click.Path(path_type=Path), metavar="JSONL",
-              help="critic: worked examples (question, steps, validity, redundancy) to show first.")
-@click.option("--limit", type=click.IntRange(min=1),
-              help="Score a stratified sample of N records: spread over the nine error categories as evenly "
-                   "as they allow, drawn with a fixed seed (0) and recorded in the manifest, so resuming "
-                   "scores the same instances; a larger N keeps a smaller N's records.")
-@click.option("--first", type=click.IntRange(min=1),
-              help="Score only the first N records, in data order (not with --limit).")
-@click.option("--chunk", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Instances per commit to the run store.")
-@click.option("--threshold", type=float,
-              help="Validity threshold for the table [default: the scorer's, under the protocol].")
-@click.option("--threshold-redundancy", "threshold_redundancy", type=float,
-              help="Redundancy threshold for the table [default: the scorer's, under the protocol].")
+@click.option(
+    "--reward-differences",
+    "reward_differences",
+    is_flag=True,
+    help="skywork-prm under card: score steps by reward differences (prmbench always does).",
+)
+@click.option(
+    "--base-url",
+    "base_url",
+    metavar="URL",
+    help="critic: OpenAI-compatible server, e.g. http://host:8000/v1.",
+)
+@click.option(
+    "--api-key-env",
+    "api_key_env",
+    default="OPENAI_API_KEY",
+    show_default=True,
+    help="critic: environment variable holding the API key.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="critic: requests in flight.",
+)
+@click.option(
+    "--max-tokens",
+    "max_tokens",
+    type=click.IntRange(min=1),
+    default=2048,
+    show_default=True,
+    help="critic: longest reply.",
+)
+@click.option(
+    "--few-shot",
+    "few_shot",
+    type=click.Path(path_type=Path),
+    metavar="JSONL",
+    help="critic: worked examples (question, steps, validity, redundancy) to show first.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Score a stratified sample of N records: spread over the nine error categories as evenly "
+    "as they allow, drawn with a fixed seed (0) and recorded in the manifest, so resuming "
+    "scores the same instances; a larger N keeps a smaller N's records.",
+)
+@click.option(
+    "--first",
+    type=click.IntRange(min=1),
+    help="Score only the first N records, in data order (not with --limit).",
+)
+@click.option(
+    "--chunk",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Instances per commit to the run store.",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    help="Validity threshold for the table [default: the scorer's, under the protocol].",
+)
+@click.option(
+    "--threshold-redundancy",
+    "threshold_redundancy",
+    type=float,
+    help="Redundancy threshold for the table [default: the scorer's, under the protocol].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the PRMBench scores as one JSON object.")
 @price_options("critic: prices its tokens")
 @scale_out_options
@@ -255,23 +378,52 @@ def run_command(
 
     console = Console(stderr=True)
     with Progress(
-        TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
-        TimeRemainingColumn(), console=console, transient=False,
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
     ) as bar:
         task = bar.add_task("prm", total=None, detail="")
 
         def show(p: PRMRunProgress) -> None:
-            bar.update(task, total=p.total, completed=p.done,
-                       detail=f"{p.steps} steps, {p.invalid} invalid, {p.truncated_steps} truncated steps")
+            bar.update(
+                task,
+                total=p.total,
+                completed=p.done,
+                detail=f"{p.steps} steps, {p.invalid} invalid, {p.truncated_steps} truncated steps",
+            )
 
         done = prm_run(
-            scorer, model, out, data=data, protocol=protocol, device=device, device_map=device_map,
-            batch_tokens=batch_tokens, max_length=max_length, tokenizer=tokenizer,
-            trust_remote_code=trust_remote_code, reward_differences=reward_differences, base_url=base_url,
-            api_key_env=api_key_env, concurrency=concurrency, max_tokens=max_tokens, few_shot=few_shot,
-            limit=limit, first=first, chunk=chunk, threshold=threshold,
-            threshold_redundancy=threshold_redundancy, price_input=price_input, price_output=price_output,
-            progress=show, invocation=typed_invocation(), **spread,  # type: ignore[arg-type]
+            scorer,
+            model,
+            out,
+            data=data,
+            protocol=protocol,
+            device=device,
+            device_map=device_map,
+            batch_tokens=batch_tokens,
+            max_length=max_length,
+            tokenizer=tokenizer,
+            trust_remote_code=trust_remote_code,
+            reward_differences=reward_differences,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+            max_tokens=max_tokens,
+            few_shot=few_shot,
+            limit=limit,
+            first=first,
+            chunk=chunk,
+            threshold=threshold,
+            threshold_redundancy=threshold_redundancy,
+            price_input=price_input,
+            price_output=price_output,
+            progress=show,
+            invocation=typed_invocation(),
+            **spread,  # type: ignore[arg-type]
         )
     if as_json:
         sys.stdout.write(json.dumps(done.to_dict(), ensure_ascii=False) + "\n")
@@ -305,8 +457,12 @@ def critic_cost_line(cost: CostSummary) -> str | None:
 
 
 @prm_group.command("scorers")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print every scorer's models and, per protocol, its defaults with their sources.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print every scorer's models and, per protocol, its defaults with their sources.",
+)
 def scorers_command(as_json: bool) -> None:
     """List the PRM scorers: model ids, and per protocol the input, reads and defaults."""
     if as_json:
@@ -332,5 +488,6 @@ def scorers_command(as_json: bool) -> None:
                 defaults["dtype"] or "–",
             )
     Console().print(table)
-    Console().print("Sources of every default: surestep prm scorers --json, or docs/prm-scorers.md.",
-                    highlight=False)
+    Console().print(
+        "Sources of every default: surestep prm scorers --json, or docs/prm-scorers.md.", highlight=False
+    )

@@ -44,10 +44,14 @@ __all__ = ["compare_command", "print_comparison", "report_command", "write_repor
     help="Bootstrap resamples for intervals a run's results.json lacks, and for runs without a "
     "current results.json, which are scored here (0: none).",
 )
-@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
-              help="Confidence of the intervals computed here (results.json's keep their own).")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Bootstrap seed for runs scored here.")
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0.5, 0.999),
+    default=0.95,
+    show_default=True,
+    help="Confidence of the intervals computed here (results.json's keep their own).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed for runs scored here.")
 @click.option("--title", help="Page title.")
 @click.option(
     "--max-draw-chars",
@@ -93,8 +97,13 @@ def report_command(
 @click.command("compare")
 @click.argument("run_a", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.argument("run_b", type=click.Path(file_okay=False, exists=True, path_type=Path), required=False)
-@click.option("--bon", "bon", multiple=True, metavar="LABEL",
-              help="Twice, with one run: compare two of its surestep bon results (A, then B) per N.")
+@click.option(
+    "--bon",
+    "bon",
+    multiple=True,
+    metavar="LABEL",
+    help="Twice, with one run: compare two of its surestep bon results (A, then B) per N.",
+)
 @click.option("--resamples", type=click.IntRange(min=100), default=2000, show_default=True)
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -185,12 +194,15 @@ def print_comparison(comparison: Comparison, console: Console) -> None:
             errors = described["weighted_vote_mc_error"]
             mc = (
                 f"; weighted vote Monte Carlo at N={', '.join(errors)}, standard error ≤ "
-                f"{100 * max(errors.values()):.2f} points" if errors else ""
+                f"{100 * max(errors.values()):.2f} points"
+                if errors
+                else ""
             )
             console.print(
                 f"{side.upper()} = {described['name']}: {described['scorer']}{model}, "
                 f"{described['aggregate']} of step scores{mc}",
-                style="dim", highlight=False,
+                style="dim",
+                highlight=False,
             )
 
 

@@ -143,7 +143,7 @@ def _reciprocal(form: Form) -> dict[Monomial, Fraction]:
     """1/form for a single constant term c * sqrt(r) * pi**k (rationalising the root)."""
     if len(form) != 1:
         raise OutsideGrammarError("division by a sum")
-    ((powers, pi_power, radicand), coefficient), = form.items()
+    (((powers, pi_power, radicand), coefficient),) = form.items()
     if powers:
         raise OutsideGrammarError("division by a variable")
     return {((), -pi_power, radicand): 1 / (coefficient * radicand)}

@@ -57,9 +57,7 @@ def resample_weights(num_problems: int, n_resamples: int, seed: int) -> Iterator
 def _bootstrap_means(matrix: FloatArray, n_resamples: int, seed: int) -> FloatArray:
     """(resamples, figures) means of the columns of a (problems, figures) score matrix."""
     num_problems = matrix.shape[0]
-    parts = [
-        weights @ matrix / num_problems for weights in resample_weights(num_problems, n_resamples, seed)
-    ]
+    parts = [weights @ matrix / num_problems for weights in resample_weights(num_problems, n_resamples, seed)]
     return np.concatenate(parts, axis=0)
 
 

@@ -185,7 +185,10 @@ class VLLMBackend:
         self.max_draws_per_request = max(1, draws_per_request)
         self.max_concurrency = max(1, concurrency)
         self.options = EngineOptions(
-            tensor_parallel_size, gpu_memory_utilization, max_model_len, dtype,
+            tensor_parallel_size,
+            gpu_memory_utilization,
+            max_model_len,
+            dtype,
             tuple(sorted({**environment_engine_args(), **(engine_options or {})}.items())),
         )
         self._vllm = vllm

@@ -298,8 +298,9 @@ def select_records(bench: PRMBench, ids: Sequence[str]) -> PRMBench:
     unknown = [i for i in ids if i not in bench.by_id or bench.by_id[i].category == CORRECT]
     if unknown:
         shown = ", ".join(unknown[:5]) + (f", … ({len(unknown) - 5} more)" if len(unknown) > 5 else "")
-        raise InputError(f"{len(unknown)} selected instance(s) are not records of the data: {shown}",
-                         path=bench.spec)
+        raise InputError(
+            f"{len(unknown)} selected instance(s) are not records of the data: {shown}", path=bench.spec
+        )
     keep = set(ids)
     keep |= {f"{CORRECT}_{bench.by_id[i].idx}" for i in ids if bench.by_id[i].category == "redundency"}
     return replace(

@@ -93,8 +93,9 @@ def parse_prediction(record: Mapping[str, Any], *, path: str, line: int) -> Step
     error = optional(record, "error", str, None, path=path, line=line)
     if not valid:
         return StepPrediction(id=pid, step_scores=(), valid=False, error=error, line=line)
-    scores = _numbers(require(record, "step_scores", list, path=path, line=line), "step_scores",
-                      path=path, line=line)
+    scores = _numbers(
+        require(record, "step_scores", list, path=path, line=line), "step_scores", path=path, line=line
+    )
     lists: dict[str, Any] = {}
     for name, parse in (
         ("step_labels", _flags),
@@ -111,8 +112,12 @@ def parse_prediction(record: Mapping[str, Any], *, path: str, line: int) -> Step
     _same_length(lists, "redundancy_labels", "redundancy_scores", redundancy_length, path=path, line=line)
     for extra, labels in (("extra_scores", "step_labels"), ("extra_redundancy_scores", "redundancy_labels")):
         if lists.get(extra) and labels in lists:
-            raise InputError(f"cannot go with {labels} (reads past the last step are judged by threshold)",
-                             path=path, line=line, field=extra)
+            raise InputError(
+                f"cannot go with {labels} (reads past the last step are judged by threshold)",
+                path=path,
+                line=line,
+                field=extra,
+            )
     return StepPrediction(id=pid, step_scores=scores, error=error, line=line, **lists)
 
 
@@ -122,8 +127,9 @@ def _check_against(prediction: StepPrediction, steps: int, *, path: str) -> None
     redundancy = prediction.redundancy_length
     for name, length in (("step_scores", len(prediction.step_scores)), ("redundancy_scores", redundancy)):
         if length is not None and length > steps:
-            raise InputError(f"has {length} scores but the instance has {steps} steps", path=path, line=line,
-                             field=name)
+            raise InputError(
+                f"has {length} scores but the instance has {steps} steps", path=path, line=line, field=name
+            )
     for name, extra, length in (
         ("extra_scores", prediction.extra_scores, len(prediction.step_scores)),
         ("extra_redundancy_scores", prediction.extra_redundancy_scores, redundancy),
@@ -132,7 +138,9 @@ def _check_against(prediction: StepPrediction, steps: int, *, path: str) -> None
             raise InputError(
                 f"reads past the last step need a score for each of the {steps} steps first, "
                 f"got {length or 0}",
-                path=path, line=line, field=name,
+                path=path,
+                line=line,
+                field=name,
             )
 
 
@@ -146,7 +154,9 @@ def load_predictions(path: str | Path, bench: PRMBench) -> PredictionSet:
         if prediction.id in seen:
             raise InputError(
                 f"repeated id {prediction.id!r} (first on line {seen[prediction.id]})",
-                path=source, line=line, field="id",
+                path=source,
+                line=line,
+                field="id",
             )
         seen[prediction.id] = line
         instance = bench.by_id.get(prediction.id)
@@ -154,7 +164,9 @@ def load_predictions(path: str | Path, bench: PRMBench) -> PredictionSet:
             raise InputError(
                 f"no instance {prediction.id!r} in {bench.spec} "
                 "(ids are '<classification>_<idx>' or 'correct_<idx>')",
-                path=source, line=line, field="id",
+                path=source,
+                line=line,
+                field="id",
             )
         _check_against(prediction, len(instance.steps), path=source)
         items.append(prediction)

@@ -78,7 +78,11 @@ class ProtocolDefaults:
 
 
 def _prmbench(
-    threshold: float, threshold_source: str, dtype: str, dtype_source: str, scores: str,
+    threshold: float,
+    threshold_source: str,
+    dtype: str,
+    dtype_source: str,
+    scores: str,
     redundancy: Default | None = None,
 ) -> ProtocolDefaults:
     return ProtocolDefaults(
@@ -103,57 +107,123 @@ def _card(threshold: float, source: str, scores: str, redundancy: Default | None
 _FP32 = "float32: from_pretrained without a dtype (transformers 4.x loads float32)"
 _DEFAULTS: Mapping[str, Mapping[str, ProtocolDefaults]] = {
     "math-shepherd": {
-        PRMBENCH: _prmbench(0.5, "mr_eval/models/math_shepherd.py:24,89", "float32",
-                            f"math_shepherd.py:36, {_FP32}", "p('+') over the '+'/'-' logits"),
-        CARD: _card(0.5, "model card (peiyi9979/math-shepherd-mistral-7b-prm): p('+') in [0, 1]",
-                    "p('+') over the '+'/'-' logits"),
+        PRMBENCH: _prmbench(
+            0.5,
+            "mr_eval/models/math_shepherd.py:24,89",
+            "float32",
+            f"math_shepherd.py:36, {_FP32}",
+            "p('+') over the '+'/'-' logits",
+        ),
+        CARD: _card(
+            0.5,
+            "model card (peiyi9979/math-shepherd-mistral-7b-prm): p('+') in [0, 1]",
+            "p('+') over the '+'/'-' logits",
+        ),
     },
     "qwen-prm": {
-        PRMBENCH: _prmbench(0.5, "mr_eval/models/qwen_prm.py:31,116", "bfloat16", "qwen_prm.py:35-39",
-                            "p(class 1) of the 2-way head"),
-        CARD: _card(0.5, "model card (Qwen/Qwen2.5-Math-PRM-7B): p(positive) in [0, 1]",
-                    "p(class 1) of the 2-way head"),
+        PRMBENCH: _prmbench(
+            0.5,
+            "mr_eval/models/qwen_prm.py:31,116",
+            "bfloat16",
+            "qwen_prm.py:35-39",
+            "p(class 1) of the 2-way head",
+        ),
+        CARD: _card(
+            0.5,
+            "model card (Qwen/Qwen2.5-Math-PRM-7B): p(positive) in [0, 1]",
+            "p(class 1) of the 2-way head",
+        ),
     },
     "rlhflow-prm": {
-        PRMBENCH: _prmbench(0.5, "mr_eval/models/llama3_1_8b_prm.py:31,100", "float32",
-                            f"llama3_1_8b_prm.py:45, {_FP32}", "p('+') over the whole vocabulary"),
-        CARD: _card(0.5, "model card (RLHFlow/Llama3.1-8B-PRM-*): p('+') in [0, 1]",
-                    "p('+') over the '+'/'-' logits"),
+        PRMBENCH: _prmbench(
+            0.5,
+            "mr_eval/models/llama3_1_8b_prm.py:31,100",
+            "float32",
+            f"llama3_1_8b_prm.py:45, {_FP32}",
+            "p('+') over the whole vocabulary",
+        ),
+        CARD: _card(
+            0.5, "model card (RLHFlow/Llama3.1-8B-PRM-*): p('+') in [0, 1]", "p('+') over the '+'/'-' logits"
+        ),
     },
     "reasoneval": {
-        PRMBENCH: _prmbench(0.5, "mr_eval/models/reasoneval.py:27,119", "bfloat16", "reasoneval.py:32-34",
-                            "validity p(neutral) + p(positive); redundancy p(neutral)",
-                            Default(0.15, "mr_eval/models/reasoneval.py:26,118")),
-        CARD: _card(0.5, "GAIR-NLP/ReasonEval codes/mr-math_eval.py:38-45 (validity 0.5)",
-                    "validity p(neutral) + p(positive); redundancy p(neutral)",
-                    Default(0.15, "GAIR-NLP/ReasonEval codes/mr-math_eval.py:224-233 "
-                                  "(-p(neutral) > -0.15 is non-redundant)")),
+        PRMBENCH: _prmbench(
+            0.5,
+            "mr_eval/models/reasoneval.py:27,119",
+            "bfloat16",
+            "reasoneval.py:32-34",
+            "validity p(neutral) + p(positive); redundancy p(neutral)",
+            Default(0.15, "mr_eval/models/reasoneval.py:26,118"),
+        ),
+        CARD: _card(
+            0.5,
+            "GAIR-NLP/ReasonEval codes/mr-math_eval.py:38-45 (validity 0.5)",
+            "validity p(neutral) + p(positive); redundancy p(neutral)",
+            Default(
+                0.15,
+                "GAIR-NLP/ReasonEval codes/mr-math_eval.py:224-233 (-p(neutral) > -0.15 is non-redundant)",
+            ),
+        ),
     },
     "skywork-prm": {
-        PRMBENCH: _prmbench(REWARD_DIFFERENCE_THRESHOLD, "mr_eval/models/skywork_prm.py:39,104-105 "
-                            "(on [r1, r2 - r1, ...])", "float32", f"skywork_prm.py:47, {_FP32}",
-                            "reward differences: r1, then r_k - r_(k-1) (rewards are sigmoid(value head))"),
-        CARD: _card(0.5, "surestep's choice: the card (Skywork-o1-Open-PRM) gives rewards in [0, 1] "
-                    "and states no threshold", "the reward sigmoid(value head) in [0, 1]"),
+        PRMBENCH: _prmbench(
+            REWARD_DIFFERENCE_THRESHOLD,
+            "mr_eval/models/skywork_prm.py:39,104-105 (on [r1, r2 - r1, ...])",
+            "float32",
+            f"skywork_prm.py:47, {_FP32}",
+            "reward differences: r1, then r_k - r_(k-1) (rewards are sigmoid(value head))",
+        ),
+        CARD: _card(
+            0.5,
+            "surestep's choice: the card (Skywork-o1-Open-PRM) gives rewards in [0, 1] "
+            "and states no threshold",
+            "the reward sigmoid(value head) in [0, 1]",
+        ),
     },
     "llemma-prm": {
-        PRMBENCH: _prmbench(0.5, "mr_eval/models/llemma7b_prm.py:25,115", "float32",
-                            f"llemma7b_prm.py:31-33, {_FP32}", "sigmoid(mean of the vocabulary logits)"),
-        CARD: _card(0.5, "surestep's choice: the card (ScalableMath/llemma-7b-prm-*) reads sigmoid scores "
-                    "and states no threshold", "sigmoid(mean of the vocabulary logits)"),
+        PRMBENCH: _prmbench(
+            0.5,
+            "mr_eval/models/llemma7b_prm.py:25,115",
+            "float32",
+            f"llemma7b_prm.py:31-33, {_FP32}",
+            "sigmoid(mean of the vocabulary logits)",
+        ),
+        CARD: _card(
+            0.5,
+            "surestep's choice: the card (ScalableMath/llemma-7b-prm-*) reads sigmoid scores "
+            "and states no threshold",
+            "sigmoid(mean of the vocabulary logits)",
+        ),
     },
     "mathminos": {
-        PRMBENCH: _prmbench(0.0, "mr_eval/models/mathminos_mistral.py:24,90 (on the raw logit)", "float32",
-                            f"mathminos_mistral.py:30-32, {_FP32}", "the raw logit of the 1-output head"),
-        CARD: _card(0.5, "KbsdJames/MATH-Minos RM/process_reward_modeling_pointwise.py:321 (trained with "
-                    "a sigmoid cross-entropy): sigmoid(logit) > 0.5", "sigmoid(logit) of the 1-output head"),
+        PRMBENCH: _prmbench(
+            0.0,
+            "mr_eval/models/mathminos_mistral.py:24,90 (on the raw logit)",
+            "float32",
+            f"mathminos_mistral.py:30-32, {_FP32}",
+            "the raw logit of the 1-output head",
+        ),
+        CARD: _card(
+            0.5,
+            "KbsdJames/MATH-Minos RM/process_reward_modeling_pointwise.py:321 (trained with "
+            "a sigmoid cross-entropy): sigmoid(logit) > 0.5",
+            "sigmoid(logit) of the 1-output head",
+        ),
     },
     "pure-prm": {
-        PRMBENCH: _prmbench(0.0, "mr_eval/models/pure_prm.py:19,98 (on p(positive) - p(negative))",
-                            "bfloat16", "pure_prm.py:29-33",
-                            "the reward p(positive) - p(negative) in [-1, 1]"),
-        CARD: _card(0.5, "model card (jinachris/PURE-PRM-7B): reward p(positive) - p(negative) > 0, "
-                    "i.e. p(positive) > 0.5", "p(positive) of the 2-way head"),
+        PRMBENCH: _prmbench(
+            0.0,
+            "mr_eval/models/pure_prm.py:19,98 (on p(positive) - p(negative))",
+            "bfloat16",
+            "pure_prm.py:29-33",
+            "the reward p(positive) - p(negative) in [-1, 1]",
+        ),
+        CARD: _card(
+            0.5,
+            "model card (jinachris/PURE-PRM-7B): reward p(positive) - p(negative) > 0, "
+            "i.e. p(positive) > 0.5",
+            "p(positive) of the 2-way head",
+        ),
     },
     "critic": {
         PRMBENCH: ProtocolDefaults(
@@ -241,15 +311,18 @@ def comparability(
             reasons.append(f"threshold {threshold:g} instead of PRMBench's {defaults.get('threshold')}")
         expected_redundancy = defaults.get("redundancy_threshold")
         if expected_redundancy is not None and redundancy_threshold != expected_redundancy:
-            reasons.append(f"redundancy threshold {redundancy_threshold:g} instead of PRMBench's "
-                           f"{expected_redundancy}")
+            reasons.append(
+                f"redundancy threshold {redundancy_threshold:g} instead of PRMBench's {expected_redundancy}"
+            )
         if manifest.get("max_length") is not None:
             reasons.append(
                 f"inputs cut at --max-length {manifest['max_length']}, not at {PRMBENCH_MAX_LENGTH}"
             )
         if manifest.get("scorer") == "critic":
-            reasons.append("the critic's instruction and few-shot examples are surestep's own, in PRMBench's "
-                           "layout (close to PRMBench's LLM rows, not identical)")
+            reasons.append(
+                "the critic's instruction and few-shot examples are surestep's own, in PRMBench's "
+                "layout (close to PRMBench's LLM rows, not identical)"
+            )
     records = manifest.get("records")
     if manifest.get("limit") is not None or (records is not None and records != PRMBENCH_RECORDS):
         scored = records if records is not None else "some"

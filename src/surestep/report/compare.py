@@ -28,7 +28,7 @@ from surestep.metrics.cost import CostComparison
 from surestep.metrics.dataset import FloatArray, derived_figures
 from surestep.metrics.keys import MetricKey
 from surestep.prm.data import CORRECT
-from surestep.prm.scoring import ScoringOptions, build_table, paired_prmscore
+from surestep.prm.scoring import PRMBenchScoreConfig, build_table, paired_prmscore
 from surestep.report.data import PRMRun, StabilityView, headline_columns
 from surestep.report.labels import label
 
@@ -204,7 +204,7 @@ def compare_prm_runs(
     tables = [
         build_table(
             [(i, run.predictions.by_id[i.id]) for i in valid],
-            ScoringOptions(
+            PRMBenchScoreConfig(
                 threshold=run.default_threshold, redundancy_threshold=run.default_redundancy_threshold
             ),
         )

@@ -23,7 +23,7 @@ from surestep.metrics.dataset import GREEDY_KEY, drop_key, g_pass_key, mg_pass_k
 from surestep.prm.data import CATEGORIES, PRMBench, load_run_data
 from surestep.prm.predictions import PredictionSet, load_predictions
 from surestep.prm.protocol import protocol_summary, run_thresholds
-from surestep.prm.scoring import PRMBenchScore, ScoringOptions, score_predictions
+from surestep.prm.scoring import PRMBenchScore, PRMBenchScoreConfig, score_predictions
 from surestep.report.stored import sheet_from_results, stored_score
 from surestep.runs.audit import AuditSummary, audit_summary
 from surestep.runs.bon import read_bon_results
@@ -32,7 +32,7 @@ from surestep.runs.prm_run import MANIFEST as PRM_MANIFEST
 from surestep.runs.prm_run import PREDICTIONS
 from surestep.runs.prm_run import read_manifest as read_prm_manifest
 from surestep.runs.runner import open_run
-from surestep.runs.scoring import ScoreOptions, ScoreSheet, score_problems
+from surestep.runs.scoring import ScoreSheet, StabilityScoreConfig, score_problems
 from surestep.runs.store import DATABASE
 
 HEADLINE_K = 16
@@ -181,6 +181,7 @@ class BonView:
 
 def bon_view(result: dict[str, Any]) -> BonView:
     """A best-of-N result as ``runs.bon.read_bon_results`` reads it, with N as integers."""
+
     def by_n(values: dict[str, Any]) -> dict[int, Any]:
         return {int(size): value for size, value in values.items()}
 
@@ -193,10 +194,15 @@ def bon_view(result: dict[str, Any]) -> BonView:
         num_problems=int(result["num_problems"]),
         n=int(result["n"]),
         sizes=tuple(int(size) for size in result["sizes"]),
-        methods={m: {k: float(v) for k, v in by_n(result["methods"][m]).items()}
-                 for m in BON_METHODS if m in result["methods"]},
-        ci={m: {k: (float(v[0]), float(v[1])) for k, v in by_n(values).items()}
-            for m, values in result.get("ci", {}).items()},
+        methods={
+            m: {k: float(v) for k, v in by_n(result["methods"][m]).items()}
+            for m in BON_METHODS
+            if m in result["methods"]
+        },
+        ci={
+            m: {k: (float(v[0]), float(v[1])) for k, v in by_n(values).items()}
+            for m, values in result.get("ci", {}).items()
+        },
         confidence=float(result.get("confidence", 0.95)),
         vote_exact={k: bool(v) for k, v in by_n(vote.get("exact", {})).items()},
         vote_mc_error={k: float(v) for k, v in by_n(vote.get("mc_error", {})).items()},
@@ -244,7 +250,7 @@ def load_stability_run(
     if stored.results is not None:
         sheet = sheet_from_results(stored.results)
         if not sheet.ci and resamples > 0:  # scored without --ci: bootstrap at its k and τ here
-            options = ScoreOptions(
+            options = StabilityScoreConfig(
                 protocol=sheet.protocol, ci=True, n_resamples=max(resamples, 10), confidence=confidence
             )
             bootstrapped = score_problems(problems, options, path=directory, explicit_ks=True)
@@ -258,7 +264,7 @@ def load_stability_run(
             headline_k=HEADLINE_K if n >= HEADLINE_K else max(ks),
             seed=seed,
         )
-        options = ScoreOptions(
+        options = StabilityScoreConfig(
             protocol=protocol, ci=resamples > 0, n_resamples=max(resamples, 10), confidence=confidence
         )
         sheet = score_problems(problems, options, path=directory, explicit_ks=True)
@@ -437,8 +443,12 @@ def load_prm_run(directory: Path, *, threshold: float | None = None, resamples: 
     run = read_prm_run(directory)
     manifest, bench, predictions = run.manifest, run.bench, run.predictions
     threshold = run.default_threshold if threshold is None else threshold
-    options = ScoringOptions(threshold=threshold, redundancy_threshold=run.default_redundancy_threshold,
-                             resamples=resamples, allow_missing=True)
+    options = PRMBenchScoreConfig(
+        threshold=threshold,
+        redundancy_threshold=run.default_redundancy_threshold,
+        resamples=resamples,
+        allow_missing=True,
+    )
     summary = protocol_summary(
         manifest, threshold=threshold, redundancy_threshold=options.redundancy_threshold
     )

@@ -282,7 +282,9 @@ def _bon_table(result: BonView) -> str:
             ci = f'<div class="ci">{pct(interval[0])}–{pct(interval[1])}</div>' if interval else ""
             if method == "weighted_vote" and not result.vote_exact.get(size, True):
                 ci += f'<div class="ci">MC ±{pct(result.vote_mc_error.get(size), 2)}</div>'
-            cells.append(f'<td class="num" data-method="{method}" data-n="{size}">{pct(values.get(size))}{ci}</td>')
+            cells.append(
+                f'<td class="num" data-method="{method}" data-n="{size}">{pct(values.get(size))}{ci}</td>'
+            )
         rows.append(f"<tr><th>{escape(BON_NAMES.get(method, method))}</th>{''.join(cells)}</tr>")
     return (
         f'<table class="headline bon-table"><thead><tr><th>method</th>{head}</tr></thead>'
@@ -298,12 +300,17 @@ def stability_bon(runs: Sequence[StabilityView]) -> str:
         for result in run.bon:
             scorer = result.scorer + (f" {result.model}" if result.model else "")
             title = f"{run.name} · {result.label}: accuracy by N"
-            series = [(BON_NAMES.get(m, m), [values.get(size, math.nan) for size in result.sizes])
-                      for m, values in result.methods.items()]
+            series = [
+                (BON_NAMES.get(m, m), [values.get(size, math.nan) for size in result.sizes])
+                for m, values in result.methods.items()
+            ]
             sampled = [size for size in result.sizes if not result.vote_exact.get(size, True)]
-            vote = (f"the weighted vote is a Monte Carlo estimate over {result.samples} random subsets per "
-                    f"problem at N = {', '.join(map(str, sampled))} (± its standard error), exact elsewhere"
-                    if sampled else "the weighted vote is exact at every N")
+            vote = (
+                f"the weighted vote is a Monte Carlo estimate over {result.samples} random subsets per "
+                f"problem at N = {', '.join(map(str, sampled))} (± its standard error), exact elsewhere"
+                if sampled
+                else "the weighted vote is exact at every N"
+            )
             parts.append(
                 f'<div class="bon" data-run="{escape(run.name)}" data-label="{escape(result.label)}">'
                 f"<h4>{escape(run.name)} · {escape(result.label)}</h4>"
@@ -415,8 +422,7 @@ def prm_table(runs: Sequence[PRMView]) -> str:
         f"{cost_head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         '<p class="note">PRMScore (percent) as PRMBench publishes it: per category, the three groups '
         "(Simplicity, Soundness, Sensitivity) and Overall; baselines are scored on the first run's instances."
-        f"{cost_note}</p>"
-        + (f'<ul class="note">{"".join(protocols)}</ul>' if protocols else "")
+        f"{cost_note}</p>" + (f'<ul class="note">{"".join(protocols)}</ul>' if protocols else "")
     )
 
 
@@ -499,7 +505,9 @@ def render_report(
             '<table id="problems" class="rows"><thead></thead><tbody></tbody></table></section>'
         )
         for index, run in enumerate(stability):
-            chunks = pack_chunks([[shorten(t, max_draw_chars) for t in p.texts] for p in run.problems], chunk_bytes)
+            chunks = pack_chunks(
+                [[shorten(t, max_draw_chars) for t in p.texts] for p in run.problems], chunk_bytes
+            )
             data["stability"].append(
                 {
                     "name": run.name,

@@ -147,8 +147,9 @@ def print_wide(console: Console, table: Table) -> None:
     if needed <= console.width:
         console.print(table)
         return
-    Console(file=console.file, width=needed, no_color=console.no_color,
-            force_terminal=console.is_terminal).print(table)
+    Console(
+        file=console.file, width=needed, no_color=console.no_color, force_terminal=console.is_terminal
+    ).print(table)
 
 
 def print_prmbench(score: PRMBenchScore, console: Console) -> None:

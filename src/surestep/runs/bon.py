@@ -36,7 +36,7 @@ from surestep.metrics.best_of_n import (
 )
 from surestep.metrics.bootstrap import Interval, bootstrap_intervals
 from surestep.prm.scorers.base import PRMScorer, SolutionToScore, StepScores
-from surestep.prm.scorers.registry import ScorerOptions, build_scorer
+from surestep.prm.scorers.registry import PRMScorerConfig, build_scorer
 from surestep.prm.steps import split_steps
 from surestep.runs.pipeline import SAMPLE, config_key, scored_draws
 from surestep.runs.store import RunStore, StepScoreRow, changed_fields_error, write_json_atomic
@@ -47,9 +47,16 @@ BUILT_IN = (ORACLE, RANDOM)
 SPLITTER = "blank-lines-or-step-markers/1"
 """Names the step splitter; part of every setup, so a changed rule never mixes with stored scores."""
 IDENTITY_FIELDS = (
-    "kind", "scorer", "model", "steps", "protocol",
-    "tokenizer", "max_length", "reward_differences",  # transformers families
-    "few_shot", "max_tokens",  # critic
+    "kind",
+    "scorer",
+    "model",
+    "steps",
+    "protocol",
+    "tokenizer",
+    "max_length",
+    "reward_differences",  # transformers families
+    "few_shot",
+    "max_tokens",  # critic
 )
 
 
@@ -58,7 +65,7 @@ class BonRequest:
     run: Path
     scorer: str
     model: str | None = None
-    options: ScorerOptions = field(default_factory=ScorerOptions)
+    options: PRMScorerConfig = field(default_factory=PRMScorerConfig)
     name: str | None = None
     aggregate: str = "min"
     seed: int = 0
@@ -105,6 +112,7 @@ class BonResult:
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object: fractions, N as strings."""
+
         def by_n(values: dict[int, float]) -> dict[str, float]:
             return {str(size): value for size, value in values.items()}
 
@@ -196,7 +204,9 @@ def _reconcile(store: RunStore, label: str, setup: dict[str, Any]) -> None:
         return
     fields = [*IDENTITY_FIELDS, *(["seed"] if setup["scorer"] == RANDOM else [])]
     error = changed_fields_error(
-        existing, setup, fields,
+        existing,
+        setup,
+        fields,
         f"{store.directory}: the step scores named {label!r} were made with a different scorer setup; "
         "refusing to mix them (--name LABEL stores another setup beside them).",
     )
@@ -229,8 +239,13 @@ def _draws(store: RunStore, manifest: dict[str, Any], n: int) -> tuple[list[_Dra
     questions = {p.id: p.question for p, _ in store.problems()}
     grades = {(d.problem_id, d.sample_index): d.correct for d in graded}
     draws = [
-        _Draw(d.problem_id, d.draw_index, questions.get(d.problem_id, ""), split_steps(d.text),
-              grades[d.problem_id, d.draw_index])
+        _Draw(
+            d.problem_id,
+            d.draw_index,
+            questions.get(d.problem_id, ""),
+            split_steps(d.text),
+            grades[d.problem_id, d.draw_index],
+        )
         for d in store.draws(manifest["configs"][SAMPLE], below=n)
         if (d.problem_id, d.draw_index) in grades
     ]
@@ -296,9 +311,15 @@ def _row(key: str, config: str, draw: _Draw, result: StepScores) -> StepScoreRow
     if result.id != draw.id:
         raise SurestepError(f"scorer returned {result.id!r} for {draw.id!r}")
     return StepScoreRow(
-        key, draw.problem_id, config, draw.draw_index, len(draw.steps),
-        result.truncated_steps if result.valid else 0, result.valid,
-        tuple(result.step_scores) if result.valid else (), result.error,
+        key,
+        draw.problem_id,
+        config,
+        draw.draw_index,
+        len(draw.steps),
+        result.truncated_steps if result.valid else 0,
+        result.valid,
+        tuple(result.step_scores) if result.valid else (),
+        result.error,
     )
 
 
@@ -330,7 +351,8 @@ def run_bon(
     scores, figures = _figures(request.run, problems, rows, request.aggregate, request.samples, request.seed)
     columns = {
         f"{method}@{size}": figures.per_problem[method][:, j]
-        for method in METHODS for j, size in enumerate(figures.sizes)
+        for method in METHODS
+        for j, size in enumerate(figures.sizes)
     }
     intervals = {}
     if request.resamples:
@@ -346,8 +368,10 @@ def run_bon(
             mask = label_arr == label
             subset_sizes[label] = int(mask.sum())
             by_subset[label] = {
-                method: {size: float(figures.per_problem[method][mask, j].mean())
-                         for j, size in enumerate(figures.sizes)}
+                method: {
+                    size: float(figures.per_problem[method][mask, j].mean())
+                    for j, size in enumerate(figures.sizes)
+                }
                 for method in METHODS
             }
     used = [rows.get((d.problem_id, d.draw_index)) for d in draws]
@@ -362,7 +386,8 @@ def run_bon(
         methods=figures.means(),
         ci={
             method: {size: intervals[f"{method}@{size}"] for size in figures.sizes}
-            for method in METHODS if f"{method}@1" in intervals
+            for method in METHODS
+            if f"{method}@1" in intervals
         },
         confidence=request.confidence,
         vote_exact=dict(zip(figures.sizes, figures.vote.exact)),
@@ -396,10 +421,9 @@ def _figures(
     from surestep.runs.scoring import outcomes_of
 
     outcomes = outcomes_of(problems, path=run)
-    scores = np.array([
-        [_score(rows.get((p.problem_id, d.sample_index)), how) for d in p.samples]
-        for p in problems
-    ])
+    scores = np.array(
+        [[_score(rows.get((p.problem_id, d.sample_index)), how) for d in p.samples] for p in problems]
+    )
     correct = np.array([[d.correct for d in p.samples] for p in problems], dtype=bool)
     classes = outcomes.answer_classes
     if classes is None:  # no draw has an extracted answer: no class gets a vote

@@ -60,7 +60,10 @@ def _run_prm_spread(
     )
 
     bench, selection = select_data(
-        request.data, limit=request.limit, first=request.first, seed=request.sample_seed,
+        request.data,
+        limit=request.limit,
+        first=request.first,
+        seed=request.sample_seed,
         recorded=read_manifest(request.out),
     )
     manifest = prm_manifest(request, selection)

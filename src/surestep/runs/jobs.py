@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # numpy (scoring), the grader and the runner are imported by 
     from surestep.runs.distributed import Placement
     from surestep.runs.pipeline import GenerationProgress
     from surestep.runs.runner import GenerateRequest, GenerateResult
-    from surestep.runs.scoring import ScoreOptions, ScoreSheet
+    from surestep.runs.scoring import ScoreSheet, StabilityScoreConfig
     from surestep.runs.store import RunStore
 
 Log = Callable[[str], None]
@@ -121,8 +121,14 @@ class GenerationOptions:
         if self.endpoint not in ENDPOINTS:
             raise SurestepError(f"endpoint {self.endpoint!r}: expected one of {', '.join(ENDPOINTS)}")
         for name in (
-            "n", "max_tokens", "draws_per_request", "limit", "concurrency", "local_batch",
-            "tensor_parallel_size", "max_model_len",
+            "n",
+            "max_tokens",
+            "draws_per_request",
+            "limit",
+            "concurrency",
+            "local_batch",
+            "tensor_parallel_size",
+            "max_model_len",
         ):
             _at_least(name, getattr(self, name), 1)
         if self.dtype not in DTYPES:
@@ -347,10 +353,10 @@ class ScoreChoices:
             raise SurestepError(f"taus: expected numbers in [0, 1], got {list(self.taus)}")
 
 
-def _score_options(choices: ScoreChoices, run_ks: Sequence[int] = ()) -> ScoreOptions:
-    """The ``ScoreOptions`` of these choices (a run's own k values when none are chosen)."""
+def _score_options(choices: ScoreChoices, run_ks: Sequence[int] = ()) -> StabilityScoreConfig:
+    """The ``StabilityScoreConfig`` of these choices (a run's own k values when none are chosen)."""
     from surestep.metrics import StabilityProtocol
-    from surestep.runs.scoring import ScoreOptions
+    from surestep.runs.scoring import StabilityScoreConfig
 
     protocol = StabilityProtocol(seed=choices.seed)
     ks = choices.ks or tuple(run_ks)
@@ -358,7 +364,7 @@ def _score_options(choices: ScoreChoices, run_ks: Sequence[int] = ()) -> ScoreOp
         protocol = replace(protocol, ks=tuple(sorted(set(ks))))
     if choices.taus:
         protocol = replace(protocol, taus=tuple(sorted(set(choices.taus))))
-    return ScoreOptions(
+    return StabilityScoreConfig(
         protocol=protocol,
         by=choices.by,
         ci=choices.ci,

@@ -136,7 +136,9 @@ def reconcile_manifest(
         return new
     RunManifest.from_json(existing, f"{directory}/{MANIFEST_FILE}")  # refuses a newer schema
     error = changed_fields_error(
-        existing, new, IDENTITY_FIELDS,
+        existing,
+        new,
+        IDENTITY_FIELDS,
         f"{directory} was made with a different generation setup; refusing to mix draws.",
     )
     if error is not None:

@@ -31,7 +31,7 @@ from surestep import __version__
 from surestep.errors import InputError, SurestepError
 from surestep.prm.data import SAMPLE_SEED, PRMBench, PRMInstance, select_data
 from surestep.prm.scorers.base import PRMScorer, SolutionToScore, StepScores
-from surestep.prm.scorers.registry import ScorerOptions, build_scorer
+from surestep.prm.scorers.registry import PRMScorerConfig, build_scorer
 from surestep.runs.grading_job import write_jsonl_atomic
 from surestep.runs.store import changed_fields_error, connect_wal, write_json_atomic
 
@@ -47,9 +47,16 @@ PRM_MANIFEST_SCHEMA_VERSION = 1
 PREDICTIONS_SCHEMA_VERSION = 2  # 1: the predictions table; 2: its prompt/completion token columns
 PREDICTIONS = "predictions.jsonl"
 IDENTITY_FIELDS = (
-    "kind", "scorer", "model", "data", "protocol",
-    "tokenizer", "max_length", "reward_differences",  # transformers families
-    "few_shot", "max_tokens",  # critic
+    "kind",
+    "scorer",
+    "model",
+    "data",
+    "protocol",
+    "tokenizer",
+    "max_length",
+    "reward_differences",  # transformers families
+    "few_shot",
+    "max_tokens",  # critic
 )
 SELECTION_FIELDS = ("limit", "first", "records", "selection")
 """What a resumed run may change (a grown sample, say): the manifest then records the latest."""
@@ -73,7 +80,7 @@ class PRMRunRequest:
     model: str
     data: str
     out: Path
-    options: ScorerOptions
+    options: PRMScorerConfig
     limit: int | None = None  # a stratified sample of this many records (``stratified_sample``)
     chunk: int = 64
     first: int | None = None  # the first this many records, in data order (not with ``limit``)
@@ -228,7 +235,9 @@ def _reconcile(directory: Path, new: dict[str, Any]) -> None:
         write_json_atomic(directory / MANIFEST, new)
         return
     error = changed_fields_error(
-        existing, new, IDENTITY_FIELDS,
+        existing,
+        new,
+        IDENTITY_FIELDS,
         f"{directory} was made with a different scorer setup; refusing to mix predictions.",
     )
     if error is not None:
@@ -252,7 +261,10 @@ def run_prm(
 ) -> tuple[PRMBench, Path]:
     """Score every unfinished instance, committing each chunk; returns the data and predictions path."""
     bench, selection = select_data(
-        request.data, limit=request.limit, first=request.first, seed=request.sample_seed,
+        request.data,
+        limit=request.limit,
+        first=request.first,
+        seed=request.sample_seed,
         recorded=read_manifest(request.out),
     )
     _reconcile(request.out, prm_manifest(request, selection))
@@ -303,13 +315,13 @@ def score_run(
     """
     from surestep.prm.predictions import load_predictions
     from surestep.prm.protocol import protocol_summary, run_thresholds
-    from surestep.prm.scoring import ScoringOptions, score_predictions
+    from surestep.prm.scoring import PRMBenchScoreConfig, score_predictions
 
     manifest = read_manifest(directory)
     if manifest is None:
         raise SurestepError(f"{directory}: no {MANIFEST} (not a surestep prm run directory)")
     default_validity, default_redundancy = run_thresholds(manifest)
-    options = ScoringOptions(
+    options = PRMBenchScoreConfig(
         threshold=default_validity if threshold is None else threshold,
         redundancy_threshold=default_redundancy if redundancy_threshold is None else redundancy_threshold,
     )
@@ -317,8 +329,9 @@ def score_run(
         manifest, threshold=options.threshold, redundancy_threshold=options.redundancy_threshold
     )
     predictions = load_predictions(directory / PREDICTIONS, bench)
-    return score_predictions(bench, predictions, options, name=name or str(manifest.get("scorer")),
-                             protocol=summary)
+    return score_predictions(
+        bench, predictions, options, name=name or str(manifest.get("scorer")), protocol=summary
+    )
 
 
 @dataclass(frozen=True)

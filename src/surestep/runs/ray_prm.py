@@ -19,7 +19,7 @@ from typing import Any
 from surestep.errors import SurestepError
 from surestep.prm.data import PRMInstance
 from surestep.prm.scorers.base import SolutionToScore, StepScores
-from surestep.prm.scorers.registry import ScorerOptions, build_scorer
+from surestep.prm.scorers.registry import PRMScorerConfig, build_scorer
 from surestep.runs.ray_cluster import (
     RayOptions,
     crash_marker,
@@ -37,7 +37,7 @@ IN_FLIGHT_PER_REPLICA = 2
 class PRMReplica:
     """The body of one scorer actor: builds the scorer once, then scores the chunks it is sent."""
 
-    def __init__(self, scorer: str, model: str, options: ScorerOptions, crash: str | None) -> None:
+    def __init__(self, scorer: str, model: str, options: PRMScorerConfig, crash: str | None) -> None:
         quiet_progress_bars()
         self._scorer = build_scorer(scorer, model, options)
         self._crash = crash
@@ -59,7 +59,7 @@ class _Replica:
 
 
 def score_on_replicas(
-    scorer: str, model: str, options: ScorerOptions, ray_options: RayOptions, chunks: Sequence[Chunk]
+    scorer: str, model: str, options: PRMScorerConfig, ray_options: RayOptions, chunks: Sequence[Chunk]
 ) -> Iterator[tuple[Chunk, list[StepScores], float]]:
     """(chunk, its results, scorer seconds) for every chunk, in the order they finish."""
     if not chunks:

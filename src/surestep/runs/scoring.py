@@ -27,7 +27,7 @@ from surestep.metrics.dataset import FloatArray
 
 
 @dataclass(frozen=True)
-class ScoreOptions:
+class StabilityScoreConfig:
     """How to score: protocol, grouping field, and bootstrap settings."""
 
     protocol: StabilityProtocol = field(default_factory=StabilityProtocol)
@@ -120,12 +120,12 @@ def protocol_for(n: int, requested: StabilityProtocol, *, explicit_ks: bool) -> 
 
 def score_problems(
     problems: Sequence[ProblemDraws],
-    options: ScoreOptions,
+    options: StabilityScoreConfig,
     *,
     path: str | Path,
     explicit_ks: bool = False,
 ) -> ScoreSheet:
-    """All figures for grouped draws (see :class:`ScoreOptions`)."""
+    """All figures for grouped draws (see :class:`StabilityScoreConfig`)."""
     if not problems:
         raise InputError("no problems to score", path=path)
     outcomes = outcomes_of(problems, path=path)
@@ -150,7 +150,7 @@ def score_problems(
 
 
 def _intervals(
-    scores: dict[str, FloatArray], protocol: StabilityProtocol, options: ScoreOptions
+    scores: dict[str, FloatArray], protocol: StabilityProtocol, options: StabilityScoreConfig
 ) -> dict[str, Interval]:
     return bootstrap_intervals(
         scores,

@@ -428,7 +428,7 @@ class RunStore:
     def step_scorers(self) -> dict[str, dict[str, Any]]:
         """The setup of every stored step scorer, by its label (``surestep bon --name``)."""
         rows = self._db.execute("SELECT key, value FROM meta WHERE key LIKE 'bon:%' ORDER BY key")
-        return {key[len("bon:"):]: dict(json.loads(value)) for key, value in rows}
+        return {key[len("bon:") :]: dict(json.loads(value)) for key, value in rows}
 
     def save_step_scorer(self, label: str, setup: Mapping[str, Any]) -> None:
         with self._transaction():
@@ -442,8 +442,19 @@ class RunStore:
         now = time.time()
         per_row = seconds / max(len(rows), 1)
         values = [
-            (r.scorer_key, r.problem_id, r.config, r.draw_index, r.steps, r.truncated_steps, int(r.valid),
-             json.dumps(list(r.scores)), r.error, per_row, now)
+            (
+                r.scorer_key,
+                r.problem_id,
+                r.config,
+                r.draw_index,
+                r.steps,
+                r.truncated_steps,
+                int(r.valid),
+                json.dumps(list(r.scores)),
+                r.error,
+                per_row,
+                now,
+            )
             for r in rows
         ]
         with self._transaction():
@@ -464,8 +475,9 @@ class RunStore:
         }
 
     def step_score_seconds(self, scorer_key: str) -> float:
-        row = self._db.execute("SELECT COALESCE(SUM(seconds), 0) FROM step_scores WHERE scorer_key = ?",
-                               (scorer_key,)).fetchone()
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(seconds), 0) FROM step_scores WHERE scorer_key = ?", (scorer_key,)
+        ).fetchone()
         return float(row[0])
 
     # phase times and token counts (results.json) ---------------------------------------

@@ -369,10 +369,10 @@ class CriticScorer:
     models: ClassVar[tuple[str, ...]] = ("any chat model on an OpenAI-compatible server (--base-url)",)
     formats: ClassVar[Mapping[str, str]] = {
         CARD: "our prompt (+ optional --few-shot examples) asks for JSON {validity: [...], "
-              "redundancy: [...]} in [-1, 1] per step; scores are (s + 1) / 2; wrong-length or malformed "
-              "replies are invalid",
+        "redundancy: [...]} in [-1, 1] per step; scores are (s + 1) / 2; wrong-length or malformed "
+        "replies are invalid",
         PRMBENCH: "PRMBench's layout and user turn with our instruction and two examples in its format; "
-                  "replies read as PRMBench reads them, scored as given (any length), judged at 0",
+        "replies read as PRMBench reads them, scored as given (any length), judged at 0",
     }
 
     def __init__(
@@ -431,8 +431,11 @@ class CriticScorer:
         finally:
             await backend.aclose()
         return [
-            replace(self._verdict(item, c[0].text), prompt_tokens=c[0].prompt_tokens,
-                    completion_tokens=c[0].completion_tokens)
+            replace(
+                self._verdict(item, c[0].text),
+                prompt_tokens=c[0].prompt_tokens,
+                completion_tokens=c[0].completion_tokens,
+            )
             for item, c in zip(items, replies)
         ]
 

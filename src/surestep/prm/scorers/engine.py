@@ -171,8 +171,10 @@ class TransformersScorer:
             kwargs["device_map"] = self.device_map
         model, info = cls.from_pretrained(path, output_loading_info=True, **self.dtype_kwargs, **kwargs)
         missing = sorted(info.get("missing_keys") or ())
-        mismatched = sorted(str(entry[0] if isinstance(entry, tuple) else entry)
-                            for entry in info.get("mismatched_keys") or ())
+        mismatched = sorted(
+            str(entry[0] if isinstance(entry, tuple) else entry)
+            for entry in info.get("mismatched_keys") or ()
+        )
         if missing or mismatched:
             parts = []
             if missing:
@@ -256,9 +258,12 @@ class TransformersScorer:
                     steps = len(items[index].steps)
                     step_scores, extra = self.finish(tuple(validity_list[start : start + n]), steps)
                     step_redundancy, extra_redundancy = (
-                        (None, ()) if redundancy_list is None
-                        else (tuple(redundancy_list[start : start + n][:steps]),
-                              tuple(redundancy_list[start : start + n][steps:]))
+                        (None, ())
+                        if redundancy_list is None
+                        else (
+                            tuple(redundancy_list[start : start + n][:steps]),
+                            tuple(redundancy_list[start : start + n][steps:]),
+                        )
                     )
                     results[index] = StepScores(
                         items[index].id,

@@ -23,7 +23,7 @@ DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
 
 
 @dataclass(frozen=True)
-class ScorerOptions:
+class PRMScorerConfig:
     """Everything a scorer may use; each family takes what applies to it."""
 
     protocol: str = DEFAULT_PROTOCOL
@@ -50,10 +50,14 @@ class ScorerOptions:
         """The options that change a scorer's outputs (a resumed run must keep them)."""
         if scorer == CriticScorer.name:
             return {
-                "protocol": self.protocol, "few_shot": _digest(self.few_shot), "max_tokens": self.max_tokens,
+                "protocol": self.protocol,
+                "few_shot": _digest(self.few_shot),
+                "max_tokens": self.max_tokens,
             }
         fields: dict[str, object] = {
-            "protocol": self.protocol, "tokenizer": self.tokenizer, "max_length": self.max_length,
+            "protocol": self.protocol,
+            "tokenizer": self.tokenizer,
+            "max_length": self.max_length,
         }
         if scorer == "skywork-prm":
             fields["reward_differences"] = self.reward_differences or self.protocol == PRMBENCH
@@ -101,7 +105,7 @@ SCORERS: dict[str, ScorerInfo] = {
 }
 
 
-def build_scorer(name: str, model: str, options: ScorerOptions) -> PRMScorer:
+def build_scorer(name: str, model: str, options: PRMScorerConfig) -> PRMScorer:
     """Construct a registered scorer (this is where its optional dependencies get imported)."""
     if name not in SCORERS:
         raise SurestepError(f"unknown scorer {name!r} (known: {', '.join(sorted(SCORERS))})")

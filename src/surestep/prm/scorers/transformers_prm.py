@@ -47,9 +47,9 @@ class MathShepherd(LabelTokenScorer):
     models = ("peiyi9979/math-shepherd-mistral-7b-prm",)
     formats: ClassVar[Mapping[str, str]] = {
         "card": "'{question} Step 1: {step} ки\\nStep 2: ...' (prefixes stripped, steps renumbered); "
-                "p('+') from the softmax over the '+'/'-' logits at each 'ки'",
+        "p('+') from the softmax over the '+'/'-' logits at each 'ки'",
         "prmbench": "as card, but a step starting with 'Step'/'step' keeps its own text and the others "
-                    "keep theirs unstripped of '1.'-style prefixes; every 'ки' token is read, in order",
+        "keep theirs unstripped of '1.'-style prefixes; every 'ки' token is read, in order",
     }
     step_tag = "ки"
 
@@ -93,9 +93,9 @@ class QwenPRM(TransformersScorer):
     models = ("Qwen/Qwen2.5-Math-PRM-7B", "Qwen/Qwen2.5-Math-PRM-72B")
     formats: ClassVar[Mapping[str, str]] = {
         "card": "chat template (system, user question, assistant steps each followed by '<extra_0>'); "
-                "positive-class probability of the 2-way head at each '<extra_0>'",
+        "positive-class probability of the 2-way head at each '<extra_0>'",
         "prmbench": "as card, with PRMBench's step cleaning; every '<extra_0>' is read; the softmax "
-                    "is taken in bfloat16",
+        "is taken in bfloat16",
     }
     separator = "<extra_0>"
     # PRMBench's qwen_prm.py:55 writes "\boxed{}" in a plain string, which Python reads as a
@@ -150,10 +150,10 @@ class RLHFlowPRM(LabelTokenScorer):
     models = ("RLHFlow/Llama3.1-8B-PRM-Mistral-Data", "RLHFlow/Llama3.1-8B-PRM-Deepseek-Data")
     formats: ClassVar[Mapping[str, str]] = {
         "card": "chat turns: user 'question step 1', assistant '+', user 'step 2', assistant '+', ...; "
-                "p('+') from the softmax over '+'/'-' at the position that predicts each assistant reply",
+        "p('+') from the softmax over '+'/'-' at the position that predicts each assistant reply",
         "prmbench": "the same turns (PRMBench's step cleaning), read where the token pattern "
-                    "'<|start_header_id|>assistant<|end_header_id|>\\n\\n+<|eot_id|>' has its '\\n\\n'; "
-                    "p('+') over the whole vocabulary",
+        "'<|start_header_id|>assistant<|end_header_id|>\\n\\n+<|eot_id|>' has its '\\n\\n'; "
+        "p('+') over the whole vocabulary",
     }
     # llama3_1_8b_prm.py:29-30: [128006, 78191, 128007, 271, 10, 128009] in Llama 3's tokenizer
     pattern_pieces = ("<|start_header_id|>", "assistant", "<|end_header_id|>", "\n\n", "+", "<|eot_id|>")
@@ -219,11 +219,11 @@ class ReasonEval(TransformersScorer):
     models = ("GAIR/ReasonEval-7B", "GAIR/ReasonEval-34B")
     formats: ClassVar[Mapping[str, str]] = {
         "card": "'Question:\\n{question}\\nAnswer:\\nLet\\'s think step by step.\\n' then the steps; 3-way "
-                "head (negative, neutral, positive) at each step's last token: validity = p(neutral) + "
-                "p(positive), redundancy = p(neutral)",
+        "head (negative, neutral, positive) at each step's last token: validity = p(neutral) + "
+        "p(positive), redundancy = p(neutral)",
         "prmbench": "the official indexing: steps joined by the pad token, separators dropped; the 7B "
-                    "(Mistral) model gets token 1 re-inserted without shifting indices, so each step is "
-                    "read at its second-to-last token; the softmax is taken in bfloat16",
+        "(Mistral) model gets token 1 re-inserted without shifting indices, so each step is "
+        "read at its second-to-last token; the softmax is taken in bfloat16",
     }
     prompt = "Question:\n{question}\nAnswer:\nLet's think step by step.\n"
 
@@ -278,8 +278,11 @@ class ReasonEval(TransformersScorer):
         else:  # reasoneval.py:74-76
             reads = reads[1:]
         if len(reads) != len(item.steps):  # reasoneval.py:80 asserts this and would stop the run
-            return Encoded(kept, [], f"PRMBench's ReasonEval indexing finds {len(reads)} step ends for "
-                                     f"{len(item.steps)} steps")
+            return Encoded(
+                kept,
+                [],
+                f"PRMBench's ReasonEval indexing finds {len(reads)} step ends for {len(item.steps)} steps",
+            )
         return Encoded(kept, reads)
 
     def read_scores(self, outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -306,9 +309,9 @@ class SkyworkPRM(HiddenStateScorer):
     models = ("Skywork/Skywork-o1-Open-PRM-Qwen-2.5-1.5B", "Skywork/Skywork-o1-Open-PRM-Qwen-2.5-7B")
     formats: ClassVar[Mapping[str, str]] = {
         "card": "'{bos}{question}\\n' then each step followed by '\\n'; sigmoid of the value head at each "
-                "step's '\\n' (--reward-differences: first reward, then differences of consecutive rewards)",
+        "step's '\\n' (--reward-differences: first reward, then differences of consecutive rewards)",
         "prmbench": "'Step k: {step} ки\\n' per step, split on 'ки' as Skywork's prepare_input does, so "
-                    "N steps give N+1 rewards; scores are r1, then differences of consecutive rewards",
+        "N steps give N+1 rewards; scores are r1, then differences of consecutive rewards",
     }
 
     def __init__(self, model: str, *, reward_differences: bool = False, **options: Any) -> None:
@@ -326,8 +329,10 @@ class SkyworkPRM(HiddenStateScorer):
         if self.prmbench:
             self.step_token = "ки"  # skywork_prm.py:38
             if self.tokenizer.bos_token is None:
-                raise SurestepError(f"{self.name}: PRMBench's input starts with the tokenizer's bos_token "
-                                    "(Skywork's io_utils.py:5), and this tokenizer has none")
+                raise SurestepError(
+                    f"{self.name}: PRMBench's input starts with the tokenizer's bos_token "
+                    "(Skywork's io_utils.py:5), and this tokenizer has none"
+                )
             self.step_token_id = self.tokenizer.encode(self.step_token)[-1]  # io_utils.py:9
         else:
             self.step_token = "\n"
@@ -379,10 +384,10 @@ class LlemmaPRM(HiddenStateScorer):
     )
     formats: ClassVar[Mapping[str, str]] = {
         "card": "'# Question\\n\\n{question}\\n\\n# Solution\\n\\n' then each step followed by '\\n\\n'; "
-                "sigmoid of the mean of the vocabulary logits at the first token of each step's '\\n\\n' "
-                "(tokenizer: EleutherAI/llemma_7b)",
+        "sigmoid of the mean of the vocabulary logits at the first token of each step's '\\n\\n' "
+        "(tokenizer: EleutherAI/llemma_7b)",
         "prmbench": "the same text with blank lines deleted from steps; read at every '\\n\\n' from the one "
-                    "after '# Solution' on, so step k is read where step k-1 ends and N steps give N+1 reads",
+        "after '# Solution' on, so step k is read where step k-1 ends and N steps give N+1 reads",
     }
     default_tokenizer = "EleutherAI/llemma_7b"
 
@@ -441,10 +446,10 @@ class MathMinos(TransformersScorer):
     models = ("MATH-Minos Mistral-7B PRM (KbsdJames/MATH-Minos; trained locally, no Hub checkpoint)",)
     formats: ClassVar[Mapping[str, str]] = {
         "card": "'Human: {question}\\n\\nAssistant:' then 'Step i: {step} и\\n' per step; "
-                "token-classification head with one output, read at each 'и' as sigmoid(logit) "
-                "(logit > 0 is a correct step)",
+        "token-classification head with one output, read at each 'и' as sigmoid(logit) "
+        "(logit > 0 is a correct step)",
         "prmbench": "the same text with PRMBench's step cleaning; every 'и' is read; the score is the raw "
-                    "logit, judged at 0",
+        "logit, judged at 0",
     }
     step_tag = "и"
 
@@ -478,10 +483,10 @@ class PurePRM(TransformersScorer):
     models = ("jinachris/PURE-PRM-7B",)
     formats: ClassVar[Mapping[str, str]] = {
         "card": "question tokens, then each step's tokens followed by the '\\n\\n' token; 2-way token "
-                "classification at each '\\n\\n': p(positive) = (reward + 1) / 2 for the card's "
-                "reward p(positive) - p(negative)",
+        "classification at each '\\n\\n': p(positive) = (reward + 1) / 2 for the card's "
+        "reward p(positive) - p(negative)",
         "prmbench": "the same, with the steps' raw text (no prefix stripped); the score is the reward "
-                    "p(positive) - p(negative) computed in bfloat16, judged at 0",
+        "p(positive) - p(negative) computed in bfloat16, judged at 0",
     }
     separator = "\n\n"
 

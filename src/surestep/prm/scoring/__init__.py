@@ -6,7 +6,7 @@ Overall, bootstrap resamples and threshold sweeps are all sums over those counts
 
 One concern per module:
 
-- :mod:`~surestep.prm.scoring.options`: :class:`ScoringOptions`;
+- :mod:`~surestep.prm.scoring.options`: :class:`PRMBenchScoreConfig`;
 - :mod:`~surestep.prm.scoring.table`: the step table, its labels and confusion counts;
 - :mod:`~surestep.prm.scoring.figures`: the reference evaluator's figures (PRMScore, groups,
   first-error accuracy, similarity);
@@ -23,7 +23,7 @@ from __future__ import annotations
 from surestep.prm.scoring.baselines import BASELINES, baseline_predictions
 from surestep.prm.scoring.bootstrap import paired_prmscore
 from surestep.prm.scoring.extras import MAX_ERROR_POSITION
-from surestep.prm.scoring.options import ScoringOptions
+from surestep.prm.scoring.options import PRMBenchScoreConfig
 from surestep.prm.scoring.results import PRMBenchScore, score_predictions
 from surestep.prm.scoring.summary import TableSummary, summarize_table
 from surestep.prm.scoring.table import (
@@ -48,7 +48,7 @@ __all__ = [
     "FloatArray",
     "IntArray",
     "PRMBenchScore",
-    "ScoringOptions",
+    "PRMBenchScoreConfig",
     "StepTable",
     "TableSummary",
     "baseline_predictions",

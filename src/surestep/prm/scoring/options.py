@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class ScoringOptions:
+class PRMBenchScoreConfig:
     """How labels are made from scores and which extras are computed."""
 
     threshold: float = 0.5

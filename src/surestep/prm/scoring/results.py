@@ -14,7 +14,7 @@ from surestep.errors import InputError
 from surestep.prm.data import CORRECT, PRMBench
 from surestep.prm.predictions import PredictionSet
 from surestep.prm.scoring.baselines import BASELINES, baseline_predictions
-from surestep.prm.scoring.options import ScoringOptions
+from surestep.prm.scoring.options import PRMBenchScoreConfig
 from surestep.prm.scoring.summary import TableSummary, summarize_table
 from surestep.prm.scoring.table import build_table
 from surestep.prm.scoring.tuning import tune_threshold
@@ -27,7 +27,7 @@ class PRMBenchScore:
     name: str
     data: str
     predictions: str
-    options: ScoringOptions
+    options: PRMBenchScoreConfig
     summary: TableSummary
     tuning: Mapping[str, Any] | None
     baselines: Mapping[str, TableSummary]
@@ -98,7 +98,7 @@ def _listed(ids: Sequence[str], limit: int = 10) -> str:
 def score_predictions(
     bench: PRMBench,
     predictions: PredictionSet,
-    options: ScoringOptions,
+    options: PRMBenchScoreConfig,
     *,
     name: str | None = None,
     protocol: Mapping[str, Any] | None = None,

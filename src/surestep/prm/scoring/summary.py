@@ -14,7 +14,7 @@ from surestep.prm.data import CATEGORY_KEYS, GROUPS
 from surestep.prm.scoring.bootstrap import interval_of, resampled_sums
 from surestep.prm.scoring.extras import aurocs, error_positions, first_error_index
 from surestep.prm.scoring.figures import figures_of_sums, first_error_accuracy, group_scores, similarity
-from surestep.prm.scoring.options import ScoringOptions
+from surestep.prm.scoring.options import PRMBenchScoreConfig
 from surestep.prm.scoring.table import (
     CORRECT_CODE,
     F1_ONLY,
@@ -38,7 +38,7 @@ class TableSummary:
 
 
 def summarize_table(
-    table: StepTable, options: ScoringOptions, *, resamples: int | None = None
+    table: StepTable, options: PRMBenchScoreConfig, *, resamples: int | None = None
 ) -> TableSummary:
     """The reference figures and the extras of one table; ``resamples=0`` skips the intervals."""
     counts = instance_counts(table)

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from surestep.metrics.prm import FN, FP, TN, TP
 from surestep.prm.data import CATEGORY_KEYS, CORRECT, F1_ONLY_CATEGORIES, REDUNDANCY_CATEGORIES, PRMInstance
 from surestep.prm.predictions import StepPrediction
-from surestep.prm.scoring.options import ScoringOptions
+from surestep.prm.scoring.options import PRMBenchScoreConfig
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -68,7 +68,7 @@ def _padded(values: Sequence[float], length: int) -> list[float]:
     return list(values[:length]) + [math.nan] * (length - min(len(values), length))
 
 
-def _judge(prediction: StepPrediction, category: str, options: ScoringOptions) -> _Judged:
+def _judge(prediction: StepPrediction, category: str, options: PRMBenchScoreConfig) -> _Judged:
     """The labels the confusion matrix uses, as the reference evaluator makes them.
 
     On NR/NCL, redundancy judgements (when present) replace validity entirely and set how many
@@ -97,7 +97,9 @@ def _judge(prediction: StepPrediction, category: str, options: ScoringOptions) -
     return _Judged(labels, _padded(validity, n), _padded(redundancy or (), n), by_redundancy)
 
 
-def build_table(pairs: Sequence[tuple[PRMInstance, StepPrediction]], options: ScoringOptions) -> StepTable:
+def build_table(
+    pairs: Sequence[tuple[PRMInstance, StepPrediction]], options: PRMBenchScoreConfig
+) -> StepTable:
     """Lay out the counted positions: a prediction's scored steps, and its reads past the last step.
 
     Positions beyond what a prediction judged are not counted; a position is erroneous when
