@@ -24,7 +24,7 @@ import asyncio
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -366,14 +366,6 @@ class CriticScorer:
     """A chat model asked for per-step validity and redundancy scores (see the module docstring)."""
 
     name: ClassVar[str] = "critic"
-    models: ClassVar[tuple[str, ...]] = ("any chat model on an OpenAI-compatible server (--base-url)",)
-    formats: ClassVar[Mapping[str, str]] = {
-        CARD: "our prompt (+ optional --few-shot examples) asks for JSON {validity: [...], "
-        "redundancy: [...]} in [-1, 1] per step; scores are (s + 1) / 2; wrong-length or malformed "
-        "replies are invalid",
-        PRMBENCH: "PRMBench's layout and user turn with our instruction and two examples in its format; "
-        "replies read as PRMBench reads them, scored as given (any length), judged at 0",
-    }
 
     def __init__(
         self,

@@ -9,9 +9,8 @@ arithmetic. See ``docs/prm-scorers.md`` for the source of every detail.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from surestep.errors import SurestepError
 from surestep.prm.protocol import ProtocolDefaults, prmbench_strip, protocol_defaults
@@ -44,13 +43,6 @@ def _every(ids: list[int], token: int) -> list[int]:
 
 class MathShepherd(LabelTokenScorer):
     name = "math-shepherd"
-    models = ("peiyi9979/math-shepherd-mistral-7b-prm",)
-    formats: ClassVar[Mapping[str, str]] = {
-        "card": "'{question} Step 1: {step} ки\\nStep 2: ...' (prefixes stripped, steps renumbered); "
-        "p('+') from the softmax over the '+'/'-' logits at each 'ки'",
-        "prmbench": "as card, but a step starting with 'Step'/'step' keeps its own text and the others "
-        "keep theirs unstripped of '1.'-style prefixes; every 'ки' token is read, in order",
-    }
     step_tag = "ки"
 
     def setup(self) -> None:
@@ -90,13 +82,6 @@ class MathShepherd(LabelTokenScorer):
 
 class QwenPRM(TransformersScorer):
     name = "qwen-prm"
-    models = ("Qwen/Qwen2.5-Math-PRM-7B", "Qwen/Qwen2.5-Math-PRM-72B")
-    formats: ClassVar[Mapping[str, str]] = {
-        "card": "chat template (system, user question, assistant steps each followed by '<extra_0>'); "
-        "positive-class probability of the 2-way head at each '<extra_0>'",
-        "prmbench": "as card, with PRMBench's step cleaning; every '<extra_0>' is read; the softmax "
-        "is taken in bfloat16",
-    }
     separator = "<extra_0>"
     # PRMBench's qwen_prm.py:55 writes "\boxed{}" in a plain string, which Python reads as a
     # backspace followed by "oxed{}"; both protocols send the card's "\boxed{}" instead.
@@ -147,14 +132,6 @@ class QwenPRM(TransformersScorer):
 
 class RLHFlowPRM(LabelTokenScorer):
     name = "rlhflow-prm"
-    models = ("RLHFlow/Llama3.1-8B-PRM-Mistral-Data", "RLHFlow/Llama3.1-8B-PRM-Deepseek-Data")
-    formats: ClassVar[Mapping[str, str]] = {
-        "card": "chat turns: user 'question step 1', assistant '+', user 'step 2', assistant '+', ...; "
-        "p('+') from the softmax over '+'/'-' at the position that predicts each assistant reply",
-        "prmbench": "the same turns (PRMBench's step cleaning), read where the token pattern "
-        "'<|start_header_id|>assistant<|end_header_id|>\\n\\n+<|eot_id|>' has its '\\n\\n'; "
-        "p('+') over the whole vocabulary",
-    }
     # llama3_1_8b_prm.py:29-30: [128006, 78191, 128007, 271, 10, 128009] in Llama 3's tokenizer
     pattern_pieces = ("<|start_header_id|>", "assistant", "<|end_header_id|>", "\n\n", "+", "<|eot_id|>")
     read_offset = 3  # llama3_1_8b_prm.py:97
@@ -216,15 +193,6 @@ def _ids(encoded: Any) -> list[int]:
 
 class ReasonEval(TransformersScorer):
     name = "reasoneval"
-    models = ("GAIR/ReasonEval-7B", "GAIR/ReasonEval-34B")
-    formats: ClassVar[Mapping[str, str]] = {
-        "card": "'Question:\\n{question}\\nAnswer:\\nLet\\'s think step by step.\\n' then the steps; 3-way "
-        "head (negative, neutral, positive) at each step's last token: validity = p(neutral) + "
-        "p(positive), redundancy = p(neutral)",
-        "prmbench": "the official indexing: steps joined by the pad token, separators dropped; the 7B "
-        "(Mistral) model gets token 1 re-inserted without shifting indices, so each step is "
-        "read at its second-to-last token; the softmax is taken in bfloat16",
-    }
     prompt = "Question:\n{question}\nAnswer:\nLet's think step by step.\n"
 
     def load_model(self, path: str) -> Any:
@@ -306,13 +274,6 @@ def skywork_class(config: Any) -> Any:
 
 class SkyworkPRM(HiddenStateScorer):
     name = "skywork-prm"
-    models = ("Skywork/Skywork-o1-Open-PRM-Qwen-2.5-1.5B", "Skywork/Skywork-o1-Open-PRM-Qwen-2.5-7B")
-    formats: ClassVar[Mapping[str, str]] = {
-        "card": "'{bos}{question}\\n' then each step followed by '\\n'; sigmoid of the value head at each "
-        "step's '\\n' (--reward-differences: first reward, then differences of consecutive rewards)",
-        "prmbench": "'Step k: {step} ки\\n' per step, split on 'ки' as Skywork's prepare_input does, so "
-        "N steps give N+1 rewards; scores are r1, then differences of consecutive rewards",
-    }
 
     def __init__(self, model: str, *, reward_differences: bool = False, **options: Any) -> None:
         self.reward_differences = reward_differences
@@ -378,17 +339,6 @@ class SkyworkPRM(HiddenStateScorer):
 
 class LlemmaPRM(HiddenStateScorer):
     name = "llemma-prm"
-    models = (
-        "ScalableMath/llemma-7b-prm-prm800k-level-1to3-hf",
-        "ScalableMath/llemma-7b-prm-metamath-level-1to3-hf",
-    )
-    formats: ClassVar[Mapping[str, str]] = {
-        "card": "'# Question\\n\\n{question}\\n\\n# Solution\\n\\n' then each step followed by '\\n\\n'; "
-        "sigmoid of the mean of the vocabulary logits at the first token of each step's '\\n\\n' "
-        "(tokenizer: EleutherAI/llemma_7b)",
-        "prmbench": "the same text with blank lines deleted from steps; read at every '\\n\\n' from the one "
-        "after '# Solution' on, so step k is read where step k-1 ends and N steps give N+1 reads",
-    }
     default_tokenizer = "EleutherAI/llemma_7b"
 
     def setup(self) -> None:
@@ -443,14 +393,6 @@ class LlemmaPRM(HiddenStateScorer):
 
 class MathMinos(TransformersScorer):
     name = "mathminos"
-    models = ("MATH-Minos Mistral-7B PRM (KbsdJames/MATH-Minos; trained locally, no Hub checkpoint)",)
-    formats: ClassVar[Mapping[str, str]] = {
-        "card": "'Human: {question}\\n\\nAssistant:' then 'Step i: {step} и\\n' per step; "
-        "token-classification head with one output, read at each 'и' as sigmoid(logit) "
-        "(logit > 0 is a correct step)",
-        "prmbench": "the same text with PRMBench's step cleaning; every 'и' is read; the score is the raw "
-        "logit, judged at 0",
-    }
     step_tag = "и"
 
     def load_model(self, path: str) -> Any:
@@ -480,14 +422,6 @@ class MathMinos(TransformersScorer):
 
 class PurePRM(TransformersScorer):
     name = "pure-prm"
-    models = ("jinachris/PURE-PRM-7B",)
-    formats: ClassVar[Mapping[str, str]] = {
-        "card": "question tokens, then each step's tokens followed by the '\\n\\n' token; 2-way token "
-        "classification at each '\\n\\n': p(positive) = (reward + 1) / 2 for the card's "
-        "reward p(positive) - p(negative)",
-        "prmbench": "the same, with the steps' raw text (no prefix stripped); the score is the reward "
-        "p(positive) - p(negative) computed in bfloat16, judged at 0",
-    }
     separator = "\n\n"
 
     def load_model(self, path: str) -> Any:
