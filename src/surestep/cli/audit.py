@@ -10,8 +10,7 @@ import click
 from rich.console import Console
 
 from surestep.report.audit_tables import print_audit
-from surestep.runs.audit import AuditProgress, run_audit
-from surestep.runs.runner import open_run
+from surestep.runs.audit import AuditProgress, audit_run_directory
 
 EXIT_JUDGE_FAILED = 1
 
@@ -82,11 +81,9 @@ def audit_command(
         concurrency=concurrency,
         cache_path=judge_cache,
     )
-    store, manifest = open_run(run_dir)
-    with store:
-        summary = run_audit(
-            store, manifest, judge, seed=seed, sample=sample, confidence=confidence, on_progress=_report
-        )
+    summary = audit_run_directory(
+        run_dir, judge, seed=seed, sample=sample, confidence=confidence, on_progress=_report
+    )
     if as_json:
         sys.stdout.write(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False) + "\n")
     else:

@@ -11,8 +11,7 @@ import click
 
 from surestep.cli.cost_options import price_options
 from surestep.cli.scale_out import scale_out_options
-from surestep.prm.data import CATEGORIES, HUB_DATASET, PRMBench, category_counts, load_prmbench
-from surestep.prm.predictions import load_predictions
+from surestep.prm.data import CATEGORIES, HUB_DATASET
 from surestep.prm.protocol import PRMBENCH, PROTOCOLS
 from surestep.prm.scorers.registry import DEVICE_MAPS, SCORERS
 
@@ -126,16 +125,6 @@ def score_command(
     print_prmbench(result.score, Console())
 
 
-def _validation_report(bench: PRMBench) -> dict[str, object]:
-    return {
-        "data": bench.spec,
-        "records": bench.records,
-        "instances": len(bench.instances),
-        "categories": category_counts(bench.instances),
-        "data_issues": bench.data_issues(),
-    }
-
-
 @prm_group.command("validate")
 @data_option
 @click.option(
@@ -146,17 +135,9 @@ def validate_command(data: str, predictions: Path | None, as_json: bool) -> None
     """Check PRMBench data (and optionally predictions), listing the benchmark's known faults."""
     from rich.console import Console
 
-    bench = load_prmbench(data)
-    report = _validation_report(bench)
-    if predictions is not None:
-        prediction_set = load_predictions(predictions, bench)
-        missing = [i.id for i in bench.instances if i.id not in prediction_set.by_id]
-        report["predictions"] = {
-            "path": str(predictions),
-            "count": len(prediction_set.items),
-            "invalid": sum(not p.valid for p in prediction_set.items),
-            "missing": missing,
-        }
+    from surestep.prm.validation import validate_prmbench
+
+    report = validate_prmbench(data, predictions)
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         return

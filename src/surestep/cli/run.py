@@ -17,7 +17,6 @@ from surestep.cli.cost_options import price_options
 from surestep.cli.grading_options import grading_options
 from surestep.cli.scale_out import scale_out_options, take_placement
 from surestep.data.prompts import PRESETS
-from surestep.runs.grading_job import write_jsonl_atomic
 from surestep.runs.jobs import (
     DEFAULT_BASE_URL,
     PROTOCOL_PRESETS,
@@ -28,7 +27,7 @@ from surestep.runs.jobs import (
     generate_job,
 )
 from surestep.runs.pipeline import GenerationProgress
-from surestep.runs.runner import export_rows, open_run
+from surestep.runs.runner import export_run
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -346,11 +345,8 @@ def run_command(
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def export_command(run_dir: Path, output: Path) -> None:
     """Write a run's draws (with grades when present) as JSONL in the `surestep score` format."""
-    store, manifest = open_run(run_dir)
-    with store:
-        rows = list(export_rows(store, manifest))
-    write_jsonl_atomic(output, rows)
-    click.echo(f"wrote {len(rows):,} draws to {output}", err=True)
+    count = export_run(run_dir, output)
+    click.echo(f"wrote {count:,} draws to {output}", err=True)
 
 
 @click.command("demo")

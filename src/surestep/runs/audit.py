@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from surestep.errors import SurestepError
@@ -508,3 +509,22 @@ def summarize_audit(
         pending=sum(s.pending for s in strata),
         disagreements=tuple(disagreements),
     )
+
+
+def audit_run_directory(
+    run_dir: Path,
+    judge: JudgeConfig,
+    *,
+    seed: int = 0,
+    sample: int = 200,
+    confidence: float = 0.95,
+    on_progress: Callable[[AuditProgress], None] | None = None,
+) -> AuditSummary:
+    """``surestep audit``: ``run_audit`` on the run stored in ``run_dir``."""
+    from surestep.runs.runner import open_run
+
+    store, manifest = open_run(run_dir)
+    with store:
+        return run_audit(
+            store, manifest, judge, seed=seed, sample=sample, confidence=confidence, on_progress=on_progress
+        )

@@ -178,3 +178,15 @@ def export_rows(store: RunStore, manifest: Mapping[str, Any]) -> Iterator[dict[s
                         answer=grade.extracted_answer,
                     )
                 yield row
+
+
+def export_run(run_dir: Path, output: Path) -> int:
+    """``surestep export``: write a run's draws (with grades) to ``output`` as JSONL, atomically;
+    returns how many."""
+    from surestep.runs.grading_job import write_jsonl_atomic
+
+    store, manifest = open_run(run_dir)
+    with store:
+        rows = list(export_rows(store, manifest))
+    write_jsonl_atomic(output, rows)
+    return len(rows)
