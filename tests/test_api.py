@@ -237,6 +237,16 @@ def test_compare_gives_what_the_cli_prints(api_run, cli_run):
     assert all(d["delta"] == 0 for d in printed["metrics"].values())  # the same draws
 
 
+def test_bon_and_plan_give_what_the_cli_prints(cli_run):
+    out, _ = cli_run
+    best = surestep.bon(out, "oracle", resamples=100)
+    printed = _json("bon", str(out), "--scorer", "oracle", "--resamples", "100", "--json")
+    assert best.to_json() == printed
+    assert printed["methods"]["best_of_n"] == printed["methods"]["pass"]  # the oracle's identity
+    study = surestep.plan(out, target=0.05, ks=[2, 4])
+    assert study.to_dict() == _json("plan", str(out), "--target", "0.05", "--k", "2,4", "--json")
+
+
 def test_compare_refuses_runs_of_two_kinds(api_run, tmp_path):
     (tmp_path / "prm").mkdir()
     (tmp_path / "prm" / "manifest.json").write_text('{"kind": "prm"}', encoding="utf-8")
@@ -264,7 +274,7 @@ RENAMED = {
     "base_urls": "base_url",
     "no_baselines": "baselines",
 }
-CLI_ONLY = {"as_json", "quiet"}
+CLI_ONLY = {"as_json", "quiet", "shown"}  # shown: the figures plan prints grids for (display only)
 API_FUNCTIONS = {
     ("run",): surestep.run,
     ("demo",): surestep.demo,
@@ -274,6 +284,8 @@ API_FUNCTIONS = {
     ("prm", "run"): surestep.prm_run,
     ("report",): surestep.report,
     ("compare",): surestep.compare,
+    ("bon",): surestep.bon,
+    ("plan",): surestep.plan,
 }
 
 

@@ -41,9 +41,11 @@ if TYPE_CHECKING:
     from surestep.report.compare import Comparison
     from surestep.report.data import StabilityView
     from surestep.report.sentence import DemoReading
+    from surestep.runs.bon import BonProgress, BonResult
     from surestep.runs.distributed import Placement
     from surestep.runs.jobs import GenerationOptions
     from surestep.runs.pipeline import GenerationProgress
+    from surestep.runs.planning import StudyPlan
     from surestep.runs.prm_run import PRMRunOutcome, PRMRunProgress
     from surestep.runs.runner import GenerateResult
 
@@ -59,10 +61,12 @@ __all__ = [
     "ReportResult",
     "RunResults",
     "ScoreResult",
+    "bon",
     "compare",
     "demo",
     "demo_async",
     "grade",
+    "plan",
     "prm_run",
     "prm_score",
     "read_results",
@@ -728,6 +732,102 @@ def prm_run(
         prices=prices,
         progress=progress,
     )
+
+
+def bon(
+    run: PathLike,
+    scorer: str,
+    *,
+    model: str | None = None,
+    name: str | None = None,
+    aggregate: str = "min",
+    protocol: str = "card",
+    device: str = "cpu",
+    batch_tokens: int = 16384,
+    max_length: int | None = None,
+    tokenizer: str | None = None,
+    trust_remote_code: bool = False,
+    reward_differences: bool = False,
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    concurrency: int = 16,
+    max_tokens: int = 2048,
+    few_shot: PathLike | None = None,
+    chunk: int = 32,
+    samples: int = 256,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    progress: Callable[[BonProgress], None] | None = None,
+) -> BonResult:
+    """``surestep bon``: score every sampled draw of ``run`` with a PRM (``scorer``; ``oracle`` and
+    ``random`` are built in), stored in the run and resumable, then PRM-guided best-of-N, the
+    PRM-weighted vote, majority, pass@N and a random pick for N = 1, 2, 4, ... n, exact over all
+    N-subsets, with bootstrap intervals. ``.to_json()`` is what ``bon --json`` prints."""
+    from surestep.prm.scorers.registry import PRMScorerConfig
+    from surestep.runs.bon import BonRequest, run_bon
+
+    request = BonRequest(
+        run=Path(run),
+        scorer=scorer,
+        model=model,
+        name=name,
+        aggregate=aggregate,
+        seed=seed,
+        samples=samples,
+        resamples=resamples,
+        confidence=confidence,
+        chunk=chunk,
+        options=PRMScorerConfig(
+            protocol=protocol,
+            device=device,
+            batch_tokens=batch_tokens,
+            max_length=max_length,
+            trust_remote_code=trust_remote_code,
+            tokenizer=tokenizer,
+            reward_differences=reward_differences,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+            max_tokens=max_tokens,
+            few_shot=None if few_shot is None else Path(few_shot),
+        ),
+    )
+    return run_bon(request, progress=progress)
+
+
+def plan(
+    run: PathLike,
+    *,
+    target: float = 0.02,
+    detect: float = 0.03,
+    power: float = 0.8,
+    against: PathLike | None = None,
+    correlation: float = 0.0,
+    ks: Sequence[int] | None = None,
+    n: int | None = None,
+    problem_grid: Sequence[int] | None = None,
+    draw_grid: Sequence[int] | None = None,
+    confidence: float = 0.95,
+) -> StudyPlan:
+    """``surestep plan``: from a pilot run (a run directory or graded JSONL file), predicted
+    interval half-widths over problems and draws, the smallest n and P that reach ``target``, and
+    the problems a paired comparison needs to detect ``detect`` with ``power`` (with the pair's
+    correlation when ``against`` is given). ``.to_dict()`` is what ``plan --json`` prints."""
+    from surestep.runs.planning import PlanOptions, plan_path
+
+    options = PlanOptions(
+        ks=None if ks is None else tuple(ks),
+        n=n,
+        target=target,
+        detect=detect,
+        power=power,
+        confidence=confidence,
+        correlation=correlation,
+        problem_grid=None if problem_grid is None else tuple(problem_grid),
+        draw_grid=None if draw_grid is None else tuple(draw_grid),
+    )
+    return plan_path(Path(run), options, against=None if against is None else Path(against))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from surestep.prm.protocol import CARD, PROTOCOLS
-from surestep.prm.scorers.registry import SCORERS, PRMScorerConfig
+from surestep.prm.scorers.registry import SCORERS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -185,34 +185,8 @@ def bon_command(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from surestep.runs.bon import BonRequest, run_bon
+    from surestep.api import bon
 
-    request = BonRequest(
-        run=run,
-        scorer=scorer,
-        model=model,
-        name=name,
-        aggregate=aggregate,
-        seed=seed,
-        samples=samples,
-        resamples=resamples,
-        confidence=confidence,
-        chunk=chunk,
-        options=PRMScorerConfig(
-            protocol=protocol,
-            device=device,
-            batch_tokens=batch_tokens,
-            max_length=max_length,
-            trust_remote_code=trust_remote_code,
-            tokenizer=tokenizer,
-            reward_differences=reward_differences,
-            base_url=base_url,
-            api_key_env=api_key_env,
-            concurrency=concurrency,
-            max_tokens=max_tokens,
-            few_shot=few_shot,
-        ),
-    )
     console = Console(stderr=True)
     with Progress(
         TextColumn("scoring draws"),
@@ -234,7 +208,31 @@ def bon_command(
                 detail=f"{p.steps} steps, {p.invalid} invalid, {p.truncated_steps} truncated steps",
             )
 
-        result = run_bon(request, progress=show)
+        result = bon(
+            run,
+            scorer,
+            model=model,
+            name=name,
+            aggregate=aggregate,
+            protocol=protocol,
+            device=device,
+            batch_tokens=batch_tokens,
+            max_length=max_length,
+            tokenizer=tokenizer,
+            trust_remote_code=trust_remote_code,
+            reward_differences=reward_differences,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+            max_tokens=max_tokens,
+            few_shot=few_shot,
+            chunk=chunk,
+            samples=samples,
+            resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+            progress=show,
+        )
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
         return

@@ -93,20 +93,21 @@ def plan_command(
     score`. Each figure's variance over problems is split into its between-problem part and
     its within-problem (draw sampling) part; see docs/metrics.md.
     """
-    from surestep.runs.planning import PlanOptions, plan_path
+    from surestep.api import plan as plan_study
 
-    options = PlanOptions(
-        ks=parse_int_list(ks, "--k"),
-        n=n,
+    plan = plan_study(
+        run,
         target=target,
         detect=detect,
         power=power,
-        confidence=confidence,
+        against=against,
         correlation=correlation,
+        ks=parse_int_list(ks, "--k"),
+        n=n,
         problem_grid=parse_int_list(problem_grid, "--problems"),
         draw_grid=parse_int_list(draw_grid, "--draws"),
+        confidence=confidence,
     )
-    plan = plan_path(run, options, against=against)
     if as_json:
         sys.stdout.write(json.dumps(plan.to_dict(), indent=2) + "\n")
         return
