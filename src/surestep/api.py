@@ -696,9 +696,11 @@ def prm_run(
     from surestep.prm.scorers.registry import PRMScorerConfig
     from surestep.runs.distributed import placement_from_options
     from surestep.runs.prm_run import PRMRunRequest, prm_run_job
+    from surestep.runs.results import stored_prices
 
     placement = placement_from_options(ray, replicas, gpus_per_replica, shard)
-    prices = resolve_prices(price_input, price_output, None)  # a half-given price fails before scoring
+    # a half-given price fails before scoring; none given: those recorded by an earlier run
+    prices = resolve_prices(price_input, price_output, stored_prices(Path(out)))
     request = PRMRunRequest(
         scorer=scorer,
         model=model,
@@ -864,8 +866,9 @@ def report(
 ) -> ReportResult:
     """``surestep report``: one self-contained HTML file for stability runs, PRM runs, or both.
 
-    ``price_input``/``price_output`` (USD per million tokens) price every stability run's tokens;
-    by default each run is priced as its results.json records, or not at all."""
+    ``price_input``/``price_output`` (USD per million tokens) price every stability run's and
+    critic PRM run's tokens; by default each run is priced as its results.json records, or not
+    at all."""
     from surestep.report.write import write_report
 
     runs = _directories(run_dirs)
@@ -998,8 +1001,10 @@ def _prm_cost_comparison(
             store.close()
     if all(d.prompt is None or d.completion is None for d in (*tokens[0], *tokens[1])):
         return None
-    prices = resolve_prices(price_input, price_output, None)
-    return compare_cost(tokens[0], tokens[1], prices, prices, shared)
+    from surestep.runs.results import stored_prices
+
+    prices = [resolve_prices(price_input, price_output, stored_prices(d)) for d in (a, b)]
+    return compare_cost(tokens[0], tokens[1], prices[0], prices[1], shared)
 
 
 def _cost_comparison(

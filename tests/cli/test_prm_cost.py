@@ -52,9 +52,12 @@ def test_prm_run_json_holds_the_critics_tokens_and_cost(cli, critic_server, data
     assert cost["per_problem"]["tokens"]["median"] == pytest.approx(statistics.median(per_instance))
     assert cost["per_problem"]["cost"]["mean"] == pytest.approx(cost["total"] / len(rows), rel=1e-12)
 
-    unpriced = _critic_run(cli, critic_server, data, tmp_path / "a")  # resumed: nothing asked again
+    # resumed without prices: nothing asked again, priced as results.json recorded
+    again = _critic_run(cli, critic_server, data, tmp_path / "a")
+    assert again["cost"]["prices"] == cost["prices"] and again["cost"]["total"] == cost["total"]
+    assert again["cost"]["tokens"] == prompt + completion
+    unpriced = _critic_run(cli, critic_server, data, tmp_path / "b")
     assert unpriced["cost"]["prices"] is None and unpriced["cost"]["total"] is None
-    assert unpriced["cost"]["tokens"] == prompt + completion
 
 
 def test_compare_of_two_critic_runs_gives_tokens_and_cost_per_valid_instance(

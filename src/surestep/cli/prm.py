@@ -319,7 +319,7 @@ def _print_validation(report: dict[str, object], console: Console) -> None:
     help="Redundancy threshold for the table [default: the scorer's, under the protocol].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the PRMBench scores as one JSON object.")
-@price_options("critic: prices its tokens")
+@price_options("critic: prices its tokens; recorded in results.json for later commands")
 @scale_out_options
 def run_command(
     scorer: str,
