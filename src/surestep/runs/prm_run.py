@@ -33,6 +33,7 @@ from surestep.prm.data import SAMPLE_SEED, PRMBench, PRMInstance, select_data
 from surestep.prm.scorers.base import PRMScorer, SolutionToScore, StepScores
 from surestep.prm.scorers.registry import PRMScorerConfig, build_scorer
 from surestep.runs.grading_job import write_jsonl_atomic
+from surestep.runs.prm_manifest import PRM_MANIFEST_SCHEMA_VERSION, PRMRunManifest
 from surestep.runs.store import changed_fields_error, connect_wal, write_json_atomic
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.json"
 DATABASE = "predictions.sqlite"
-PRM_MANIFEST_SCHEMA_VERSION = 1
 PREDICTIONS_SCHEMA_VERSION = 2  # 1: the predictions table; 2: its prompt/completion token columns
 PREDICTIONS = "predictions.jsonl"
 IDENTITY_FIELDS = (
@@ -191,19 +191,8 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SurestepError(f"{path}: unreadable manifest ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise InputError("expected a JSON object", path=path)
-    version = manifest.get("schema_version", 0)
-    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        raise InputError(f"expected an integer >= 0, got {version!r}", path=path, field="schema_version")
-    if version > PRM_MANIFEST_SCHEMA_VERSION:
-        raise InputError(
-            f"written by a newer surestep (manifest schema {version}; this one reads up to "
-            f"{PRM_MANIFEST_SCHEMA_VERSION}). Upgrade surestep to use this run.",
-            path=path,
-            field="schema_version",
-        )
-    return manifest
+    PRMRunManifest.from_json(manifest, path)  # types, and no newer schema
+    return dict(manifest)
 
 
 def prm_manifest(request: PRMRunRequest, selection: Mapping[str, Any]) -> dict[str, Any]:
