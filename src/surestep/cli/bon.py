@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from surestep.cli.scorer_options import scorer_options
 from surestep.prm.protocol import CARD, PROTOCOLS
 from surestep.prm.scorers.registry import SCORERS
 
@@ -62,62 +63,11 @@ METHOD_LABELS = {
     help="card: each model card's input and reads; prmbench: PRMBench's wrappers.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option(
-    "--batch-tokens",
-    "batch_tokens",
-    type=click.IntRange(min=1),
-    default=16384,
-    show_default=True,
-    help="Padded tokens per forward pass.",
-)
-@click.option(
-    "--max-length",
-    "max_length",
-    type=click.IntRange(min=8),
-    help="Cut inputs at this many tokens; cut steps are recorded per draw.",
-)
-@click.option("--tokenizer", help="Tokenizer directory or id, when it is not beside the model.")
-@click.option("--trust-remote-code", is_flag=True, help="Allow model code shipped with the checkpoint.")
-@click.option(
-    "--reward-differences",
-    "reward_differences",
-    is_flag=True,
-    help="skywork-prm: score steps by reward differences.",
-)
-@click.option(
-    "--base-url",
-    "base_url",
-    metavar="URL",
-    help="critic: OpenAI-compatible server, e.g. http://host:8000/v1.",
-)
-@click.option(
-    "--api-key-env",
-    "api_key_env",
-    default="OPENAI_API_KEY",
-    show_default=True,
-    help="critic: environment variable holding the API key.",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=16,
-    show_default=True,
-    help="critic: requests in flight.",
-)
-@click.option(
-    "--max-tokens",
-    "max_tokens",
-    type=click.IntRange(min=1),
-    default=2048,
-    show_default=True,
-    help="critic: longest reply.",
-)
-@click.option(
-    "--few-shot",
-    "few_shot",
-    type=click.Path(path_type=Path),
-    metavar="JSONL",
-    help="critic: worked examples to show first (card protocol).",
+@scorer_options(
+    batch_help="Padded tokens per forward pass.",
+    max_length_help="Cut inputs at this many tokens; cut steps are recorded per draw.",
+    reward_help="skywork-prm: score steps by reward differences.",
+    few_shot_help="critic: worked examples to show first (card protocol).",
 )
 @click.option(
     "--chunk",

@@ -11,6 +11,7 @@ import click
 
 from surestep.cli.cost_options import price_options
 from surestep.cli.scale_out import scale_out_options
+from surestep.cli.scorer_options import scorer_options
 from surestep.prm.data import CATEGORIES, HUB_DATASET
 from surestep.prm.protocol import PRMBENCH, PROTOCOLS
 from surestep.prm.scorers.registry import DEVICE_MAPS, SCORERS
@@ -230,63 +231,12 @@ def _print_validation(report: dict[str, object], console: Console) -> None:
     "passed to from_pretrained; replaces --device: inputs go to the first layer's device). "
     "With --ray, over each replica's --gpus-per-replica.",
 )
-@click.option(
-    "--batch-tokens",
-    "batch_tokens",
-    type=click.IntRange(min=1),
-    default=16384,
-    show_default=True,
-    help="Padded tokens per forward pass; instances are bucketed by length.",
-)
-@click.option(
-    "--max-length",
-    "max_length",
-    type=click.IntRange(min=8),
-    help="Cut inputs at this many tokens [default: 2,048 under prmbench, the model's context under "
-    "card]; cut steps are reported.",
-)
-@click.option("--tokenizer", help="Tokenizer directory or id, when it is not beside the model.")
-@click.option("--trust-remote-code", is_flag=True, help="Allow model code shipped with the checkpoint.")
-@click.option(
-    "--reward-differences",
-    "reward_differences",
-    is_flag=True,
-    help="skywork-prm under card: score steps by reward differences (prmbench always does).",
-)
-@click.option(
-    "--base-url",
-    "base_url",
-    metavar="URL",
-    help="critic: OpenAI-compatible server, e.g. http://host:8000/v1.",
-)
-@click.option(
-    "--api-key-env",
-    "api_key_env",
-    default="OPENAI_API_KEY",
-    show_default=True,
-    help="critic: environment variable holding the API key.",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=16,
-    show_default=True,
-    help="critic: requests in flight.",
-)
-@click.option(
-    "--max-tokens",
-    "max_tokens",
-    type=click.IntRange(min=1),
-    default=2048,
-    show_default=True,
-    help="critic: longest reply.",
-)
-@click.option(
-    "--few-shot",
-    "few_shot",
-    type=click.Path(path_type=Path),
-    metavar="JSONL",
-    help="critic: worked examples (question, steps, validity, redundancy) to show first.",
+@scorer_options(
+    batch_help="Padded tokens per forward pass; instances are bucketed by length.",
+    max_length_help="Cut inputs at this many tokens [default: 2,048 under prmbench, the model's context "
+    "under card]; cut steps are reported.",
+    reward_help="skywork-prm under card: score steps by reward differences (prmbench always does).",
+    few_shot_help="critic: worked examples (question, steps, validity, redundancy) to show first.",
 )
 @click.option(
     "--limit",
