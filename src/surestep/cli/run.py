@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -268,9 +269,19 @@ class _Echo:
         click.echo(line, err=True)
 
 
-def _incomplete(error: IncompleteRunError) -> NoReturn:
-    click.echo(f"error: {error}", err=True)
-    sys.exit(1)
+@contextmanager
+def _job_display(quiet: bool) -> Iterator[_ProgressDisplay]:
+    """A progress bar for a generating job; the bar stops however the job ends, and a job that
+    left draws ungenerated ends the command with its error and status 1."""
+    display = _ProgressDisplay(quiet)
+    try:
+        yield display
+    except IncompleteRunError as error:
+        display.stop()
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    finally:
+        display.stop()
 
 
 @click.command("generate")
@@ -279,8 +290,7 @@ def _incomplete(error: IncompleteRunError) -> NoReturn:
 def generate_command(quiet: bool, **options: Any) -> None:
     """Sample draws from a model into a run directory (resumes; generates only what is missing)."""
     placement = take_placement(options, options["out"])
-    display = _ProgressDisplay(quiet)
-    try:
+    with _job_display(quiet) as display:
         generate_job(
             _generation_options(options),
             placement=placement,
@@ -288,10 +298,6 @@ def generate_command(quiet: bool, **options: Any) -> None:
             on_update=display.show,
             log=_Echo(display),
         )
-    except IncompleteRunError as error:
-        _incomplete(error)
-    finally:
-        display.stop()
 
 
 def _finish_run(out: Path, scored: ScoreResult, report: Path | None, as_json: bool) -> None:
@@ -322,8 +328,7 @@ def run_command(
     """Generate, grade and score: the whole job, resumable at every step."""
     from surestep.api import run
 
-    display = _ProgressDisplay(quiet)
-    try:
+    with _job_display(quiet) as display:
         done = run(
             **_api_options(options),
             price_input=price_input,
@@ -333,10 +338,6 @@ def run_command(
             log=_Echo(display),
             invocation=typed_invocation(),
         )
-    except IncompleteRunError as error:
-        _incomplete(error)
-    finally:
-        display.stop()
     _finish_run(done.directory, done.score, done.report, as_json)
 
 
@@ -362,8 +363,7 @@ def demo_command(out: Path, n: int, max_tokens: int, limit: int | None, device: 
     """The bundled demo set x the bundled SmolLM2-135M on this machine, end to end."""
     from surestep.api import demo
 
-    display = _ProgressDisplay(quiet)
-    try:
+    with _job_display(quiet) as display:
         done = demo(
             out,
             n=n,
@@ -374,10 +374,6 @@ def demo_command(out: Path, n: int, max_tokens: int, limit: int | None, device: 
             log=_Echo(display),
             invocation=typed_invocation(),
         )
-    except IncompleteRunError as error:
-        _incomplete(error)
-    finally:
-        display.stop()
     _finish_run(done.run.directory, done.run.score, done.run.report, False)
     for line in done.reading.lines():
         click.echo(line)
