@@ -18,7 +18,8 @@ from pathlib import Path
 
 from surestep.models import SamplingParams
 from surestep.models.vllm_engine import ENGINE_ARGS_ENV
-from surestep.runs.pipeline import GREEDY, SAMPLE, GenerationPlan, draw_seed
+from surestep.runs.manifest import GREEDY, SAMPLE
+from surestep.runs.pipeline import GenerationPlan, draw_seed
 from tests.conftest import DEMO_PROBLEMS
 from tests.engines.conftest import EAGER, ENGINE_DTYPE, ENGINE_MEMORY, MAX_MODEL_LEN, NEEDS_VLLM
 

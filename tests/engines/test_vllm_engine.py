@@ -18,7 +18,8 @@ import pytest
 from surestep.data.prompts import load_template
 from surestep.models import ModelSpec, SamplingParams
 from surestep.models.base import GenerationError, GenerationRequest
-from surestep.runs.pipeline import GREEDY, SAMPLE, GenerationPlan, draw_seed
+from surestep.runs.manifest import GREEDY, SAMPLE
+from surestep.runs.pipeline import GenerationPlan, draw_seed
 from surestep.runs.runner import DatasetRequest, GenerateRequest, generate, generate_async
 from tests.conftest import DEMO_PROBLEMS
 from tests.engines.conftest import (

@@ -14,7 +14,8 @@ import sqlite3
 import pytest
 
 from surestep.models import SamplingParams
-from surestep.runs.pipeline import GREEDY, SAMPLE, GenerationPlan, draw_seed
+from surestep.runs.manifest import GREEDY, SAMPLE
+from surestep.runs.pipeline import GenerationPlan, draw_seed
 from tests.conftest import DEMO_PROBLEMS, run_cli
 from tests.engines.conftest import NEEDS_VLLM, SERVED, VLLMServer
 

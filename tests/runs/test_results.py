@@ -13,7 +13,8 @@ from surestep.data.problems import Problem
 from surestep.errors import InputError
 from surestep.grading.grader import Grader
 from surestep.models.base import Completion
-from surestep.runs.pipeline import GREEDY, IDENTITY_FIELDS, SAMPLE, config_key, grade_run, scored_draws
+from surestep.runs.manifest import GREEDY, IDENTITY_FIELDS, SAMPLE, config_key
+from surestep.runs.pipeline import grade_run, scored_draws
 from surestep.runs.results import (
     RESULTS,
     RESULTS_SCHEMA_VERSION,

@@ -27,7 +27,8 @@ from surestep.prm.scoring import PRMBenchScore, PRMBenchScoreConfig, score_predi
 from surestep.report.stored import sheet_from_results, stored_score
 from surestep.runs.audit import AuditSummary, audit_summary
 from surestep.runs.bon import read_bon_results
-from surestep.runs.pipeline import SAMPLE, scored_draws
+from surestep.runs.manifest import SAMPLE
+from surestep.runs.pipeline import scored_draws
 from surestep.runs.prm_run import MANIFEST as PRM_MANIFEST
 from surestep.runs.prm_run import PREDICTIONS
 from surestep.runs.prm_run import read_manifest as read_prm_manifest

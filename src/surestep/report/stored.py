@@ -34,7 +34,7 @@ from typing import Any
 
 from surestep.errors import InputError
 from surestep.metrics import Interval, StabilityProtocol
-from surestep.runs.pipeline import GREEDY, SAMPLE
+from surestep.runs.manifest import GREEDY, SAMPLE
 from surestep.runs.results import (
     RESULTS_SCHEMA_VERSION,
     RunIdentity,

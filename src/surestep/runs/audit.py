@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from surestep.errors import SurestepError
 from surestep.metrics.bootstrap import Interval
 from surestep.metrics.proportions import Stratum, stratified_proportion, wilson_interval
-from surestep.runs.pipeline import SAMPLE
+from surestep.runs.manifest import SAMPLE
 from surestep.runs.store import AuditRow, RunStore, StoredGrade
 
 if TYPE_CHECKING:

@@ -38,7 +38,8 @@ from surestep.metrics.bootstrap import Interval, bootstrap_intervals
 from surestep.prm.scorers.base import PRMScorer, SolutionToScore, StepScores
 from surestep.prm.scorers.registry import PRMScorerConfig, build_scorer
 from surestep.prm.steps import split_steps
-from surestep.runs.pipeline import SAMPLE, config_key, scored_draws
+from surestep.runs.manifest import SAMPLE, config_key
+from surestep.runs.pipeline import scored_draws
 from surestep.runs.store import RunStore, StepScoreRow, changed_fields_error, write_json_atomic
 
 ORACLE = "oracle"

@@ -15,6 +15,7 @@ manifests, which read as schema 0).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
@@ -26,6 +27,24 @@ from surestep.models.base import SamplingParams
 from surestep.runs.store import MANIFEST as MANIFEST_FILE
 
 MANIFEST_SCHEMA_VERSION = 1
+SAMPLE = "sample"
+GREEDY = "greedy"
+IDENTITY_FIELDS = (
+    "model",
+    "sampling",
+    "greedy_sampling",
+    "seed",
+    "draws_per_request",
+    "prompt",
+    "system",
+    "dataset_hash",
+)
+"""Manifest fields that decide what the draws are; changing any of them on a run is refused."""
+
+
+def config_key(body: Mapping[str, Any]) -> str:
+    """A generation config's key (sampled or greedy draws): a hash of its identity fields."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _is_int(value: Any) -> bool:
@@ -171,4 +190,13 @@ def read_run_manifest(directory: Path) -> RunManifest:
     return RunManifest.from_json(data, path)
 
 
-__all__ = ["MANIFEST_FILE", "MANIFEST_SCHEMA_VERSION", "RunManifest", "read_run_manifest"]
+__all__ = [
+    "GREEDY",
+    "IDENTITY_FIELDS",
+    "MANIFEST_FILE",
+    "MANIFEST_SCHEMA_VERSION",
+    "SAMPLE",
+    "RunManifest",
+    "config_key",
+    "read_run_manifest",
+]

@@ -208,7 +208,7 @@ def _merge_runs(
     shards: Sequence[_Source], manifest: dict[str, Any], building: Path
 ) -> tuple[int, int, int, int]:
     """Problems in data order, then every shard's draws, grades and audit answers."""
-    from surestep.runs.pipeline import GREEDY, SAMPLE
+    from surestep.runs.manifest import GREEDY, SAMPLE
     from surestep.runs.store import RunStore
 
     total = _total(shards)

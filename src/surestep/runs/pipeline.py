@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,22 +26,16 @@ from surestep.data.prompts import PromptTemplate
 from surestep.errors import SurestepError
 from surestep.grading import Grader, GradeRequest, GradingStats
 from surestep.models.base import Backend, GenerationError, GenerationRequest, SamplingParams
-from surestep.runs.manifest import MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, RunManifest
-from surestep.runs.store import RunStore, changed_fields_error
-
-SAMPLE = "sample"
-GREEDY = "greedy"
-# Manifest fields that decide what the draws are; changing any of them on a run is refused.
-IDENTITY_FIELDS = (
-    "model",
-    "sampling",
-    "greedy_sampling",
-    "seed",
-    "draws_per_request",
-    "prompt",
-    "system",
-    "dataset_hash",
+from surestep.runs.manifest import (
+    GREEDY,
+    IDENTITY_FIELDS,
+    MANIFEST_FILE,
+    MANIFEST_SCHEMA_VERSION,
+    SAMPLE,
+    RunManifest,
+    config_key,
 )
+from surestep.runs.store import RunStore, changed_fields_error
 
 
 @dataclass(frozen=True)
@@ -94,10 +87,6 @@ def consecutive_runs(indices: Sequence[int]) -> list[list[int]]:
         else:
             runs.append([index])
     return runs
-
-
-def config_key(body: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def build_manifest(

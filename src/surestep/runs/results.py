@@ -26,7 +26,7 @@ from surestep.metrics.cost import (
     resolve_prices,
     summarize_cost,
 )
-from surestep.runs.pipeline import GREEDY, IDENTITY_FIELDS, SAMPLE, config_key
+from surestep.runs.manifest import GREEDY, IDENTITY_FIELDS, SAMPLE, config_key
 from surestep.runs.store import write_text_atomic
 
 if TYPE_CHECKING:  # numpy comes with the score sheet, imported by whoever scores

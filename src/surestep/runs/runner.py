@@ -13,10 +13,8 @@ from surestep.data.prompts import PromptTemplate
 from surestep.errors import SurestepError
 from surestep.models import ModelSpec, load_backend
 from surestep.models.base import Backend
-from surestep.runs.manifest import MANIFEST_FILE, RunManifest
+from surestep.runs.manifest import GREEDY, MANIFEST_FILE, SAMPLE, RunManifest
 from surestep.runs.pipeline import (
-    GREEDY,
-    SAMPLE,
     GenerationPlan,
     GenerationProgress,
     build_manifest,
