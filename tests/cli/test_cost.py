@@ -238,7 +238,12 @@ def test_the_critic_records_its_tokens_per_request_and_prm_run_prices_them(cli, 
         f"{(prompt + completion) / valid:,.0f} per valid one; cost ${cost:,.4f}, ${cost / valid:,.6f} per valid "
         "instance"
     ) in " ".join(result.stderr.split())
-    half = cli(*args, "--price-input", "2")
+    # resumed with one price: the other is the one results.json recorded
+    again = cli(*args, "--price-input", "4")
+    assert again.returncode == 0, again.stderr
+    assert f"cost ${(prompt * 4 + completion * 10) / 1e6:,.4f}" in " ".join(again.stderr.split())
+    elsewhere = [a if a != str(out) else str(tmp_path / "unpriced") for a in args]
+    half = cli(*elsewhere, "--price-input", "2")  # a new run has no recorded price to complete it
     assert half.returncode == 2 and "--price-input needs --price-output" in half.stderr
 
 
